@@ -1,0 +1,23 @@
+// Passing one connection fd between processes over a unix datagram socket
+// (SCM_RIGHTS), with a one-byte tag that says which protocol it speaks.
+#pragma once
+
+#include <cstdint>
+
+#include "ipc/result.hpp"
+#include "ipc/unique_fd.hpp"
+
+namespace drover {
+
+struct PassedFd {
+    UniqueFd fd;
+    uint8_t tag = 0;
+};
+
+/// Sends fd (the caller keeps its own copy and closes it). Non-blocking when
+/// the socket is; EAGAIN is returned as an error.
+Result<void> send_fd(int socket, int fd, uint8_t tag);
+/// Receives one fd without blocking; EAGAIN when none is queued.
+Result<PassedFd> receive_fd(int socket);
+
+} // namespace drover

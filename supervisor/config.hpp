@@ -1,0 +1,122 @@
+// drover's configuration: the command line and the TOML file, parsed into one
+// validated, immutable Config. parse -> validate -> const Config: --check and
+// a reload run the same code, and a reload swaps in a new Config only once it
+// validated.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ipc/log.hpp"
+#include "ipc/slot.hpp"
+#include "worker/worker_spec.hpp"
+
+namespace drover {
+
+/// A configuration error. what() is "file:line:column: key: what is wrong"
+/// for the TOML file, "command line: OPTION: what is wrong" for flags.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// One listening address: "[PROTO://]HOST:PORT", "[PROTO://][V6]:PORT" or
+/// "[PROTO://]unix:PATH".
+struct ListenSpec {
+    enum class Family { inet, inet6, unix_path };
+
+    Protocol protocol = Protocol::http;
+    Family family = Family::inet;
+    std::string host;        ///< numeric address or name, inet/inet6
+    uint16_t port = 0;
+    std::string path;        ///< unix_path
+    mode_t mode = 0660;      ///< unix socket file mode
+    int backlog = 1024;
+    std::vector<std::string> allowed_clients;  ///< TCP only; empty allows everyone
+    std::string text;        ///< as written, for logs
+
+    bool is_unix() const { return family == Family::unix_path; }
+};
+
+/// Parses one address as written on the command line or in `bind`. Throws
+/// std::invalid_argument with the reason.
+ListenSpec parse_listen_address(const std::string& text);
+
+enum class ProcessManager { static_pool, dynamic_pool, ondemand };
+
+struct Config {
+    std::string file;                      ///< the TOML file, "" when none
+    AppSettings app;
+    bool preload = false;
+    std::vector<ListenSpec> listeners;     ///< default: http://127.0.0.1:8000
+
+    ProcessManager pm = ProcessManager::static_pool;
+    uint32_t workers = 2;                  ///< static: the count; dynamic: the start count
+    uint32_t min_spare = 1;
+    uint32_t max_spare = 3;
+    uint32_t max_workers = 8;
+    double idle_timeout = 10.0;            ///< ondemand: reap a worker idle this long
+
+    uint64_t max_requests = 0;             ///< 0: no limit
+    uint64_t max_requests_jitter = 0;
+    uint64_t max_rss_mib = 0;              ///< 0: no limit
+    double max_lifetime = 0;               ///< seconds; 0: no limit
+
+    double timeout = 30.0;                 ///< one request's wall time
+    double slow_request_timeout = 0;       ///< 0: off
+    double graceful_timeout = 30.0;
+    double startup_timeout = 60.0;
+    uint32_t max_unavailable = 1;
+
+    std::string metrics_address;           ///< "" is off
+    std::string error_log = "-";
+    std::string access_log;                ///< "" is off, "-" stdout
+    LogLevel log_level = LogLevel::info;
+    std::string user;                      ///< drop privileges to this user after binding
+    std::string group;
+    std::string pidfile;
+};
+
+/// The command line, before it is merged with the file. Unset options are
+/// empty optionals.
+struct CommandLine {
+    std::optional<std::string> config_file;
+    std::vector<std::string> binds;
+    std::optional<uint32_t> workers;
+    std::optional<std::string> metrics_address;
+    std::optional<double> timeout;
+    std::optional<uint64_t> max_requests;
+    std::vector<std::string> pythonpath;
+    std::optional<std::string> chdir;
+    std::optional<std::string> virtualenv;
+    bool preload = false;
+    bool check = false;
+    bool version = false;
+    bool help = false;
+    std::optional<std::string> callable;
+};
+
+/// Parses argv. Throws ConfigError ("command line: -w: ...").
+CommandLine parse_command_line(int argc, const char* const* argv);
+
+/// Reads the file named by the command line (if any), applies the flags over
+/// it and validates the result. Throws ConfigError.
+Config load_config(const CommandLine& cmd);
+
+/// Parses TOML text as if read from file_name (for tests and load_config).
+/// Throws ConfigError.
+Config parse_config_text(const std::string& text, const std::string& file_name);
+
+/// Checks what no single key can: cross-field rules and required settings.
+/// Throws ConfigError.
+void validate_config(const Config& config);
+
+/// The usage text printed by --help.
+const char* usage_text();
+
+} // namespace drover

@@ -1,0 +1,61 @@
+// The worker module's one entry point, run_worker(), and what it is given.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ipc/scoreboard.hpp"
+#include "ipc/slot.hpp"
+#include "worker/codec.hpp"
+
+namespace drover {
+
+/// Everything about the application and its requests that a worker needs.
+struct AppSettings {
+    std::string callable;                 ///< "module:callable"; the callable defaults to "application"
+    std::vector<std::string> pythonpath;  ///< prepended to sys.path, in order
+    std::string chdir;                    ///< chdir() before the import, and put on sys.path
+    std::string virtualenv;               ///< a venv whose site-packages are used
+    std::string script_name;              ///< mount point stripped from PATH_INFO into SCRIPT_NAME
+    CodecLimits limits;
+    double keepalive = 5.0;               ///< idle kept-alive connection, seconds; 0 disables keep-alive
+    double io_timeout = 30.0;             ///< one read or write on a client socket during a request
+    /// FCGI_MAX_CONNS / FCGI_MAX_REQS answers: the configured worker limit.
+    uint32_t max_conns = 1;
+};
+
+struct ListenerFd {
+    int fd = -1;
+    Protocol protocol = Protocol::http;
+    bool is_unix = false;
+    /// Peer addresses allowed to connect (TCP only); empty allows everyone.
+    std::vector<std::string> allowed_clients;
+};
+
+/// What one worker process serves, passed to run_worker() right after fork().
+struct WorkerSpec {
+    uint32_t slot = 0;
+    uint32_t generation = 0;
+    std::vector<ListenerFd> listeners;
+    AppSettings app;
+    Scoreboard* scoreboard = nullptr;
+    /// File descriptors the child must keep; everything else the master holds
+    /// (metrics socket, other workers' pipes) is closed by the supervisor's
+    /// fork hygiene before run_worker() is called.
+    std::vector<int> keep_fds;
+};
+
+/// Reserved exit codes, so the master can tell a worker that could not boot
+/// from one that crashed later.
+enum WorkerExit : int {
+    kWorkerExitOk = 0,
+    kWorkerExitError = 1,
+    kWorkerExitBootFailed = 3,  ///< interpreter or app import failed
+};
+
+/// Runs a worker until it is told to stop. Never returns to the master's code:
+/// the caller passes the result to _exit().
+int run_worker(const WorkerSpec& spec);
+
+} // namespace drover
