@@ -7,9 +7,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipc/log.hpp"
@@ -47,6 +49,29 @@ struct ListenSpec {
 /// std::invalid_argument with the reason.
 ListenSpec parse_listen_address(const std::string& text);
 
+/// Parses a metrics address: "HOST:PORT" or "[V6]:PORT", no protocol, no
+/// unix socket. Throws std::invalid_argument with the reason.
+ListenSpec parse_metrics_address(const std::string& text);
+
+/// Parses a duration: a number of seconds ("2.5") or a number with a unit
+/// ("500ms", "30s", "5m", "1h"). Throws std::invalid_argument ("must ...").
+double parse_duration(std::string_view text);
+
+/// Checks "pkg.module:callable" (dotted Python identifiers on both sides)
+/// and returns it with the default callable filled in: "pkg.module" ->
+/// "pkg.module:application". Throws std::invalid_argument ("must ...").
+std::string parse_app_callable(std::string_view text);
+
+inline constexpr uint32_t kMaxWorkerCount = 1024;
+
+/// Where a setting was written, so that validate_config() can point at the
+/// file position (or the flag) of a setting that only conflicts with another.
+struct SettingOrigin {
+    std::string where;   ///< "drover.toml:3:11: workers" or "command line: -w"
+    uint32_t line = 0;   ///< 0: from the command line
+    uint32_t column = 0;
+};
+
 enum class ProcessManager { static_pool, dynamic_pool, ondemand };
 
 struct Config {
@@ -80,6 +105,10 @@ struct Config {
     std::string user;                      ///< drop privileges to this user after binding
     std::string group;
     std::string pidfile;
+
+    /// By dotted key ("workers", "log.level", "bind[1]"); a key absent here
+    /// has its default value.
+    std::map<std::string, SettingOrigin> origins;
 };
 
 /// The command line, before it is merged with the file. Unset options are

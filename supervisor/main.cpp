@@ -1,0 +1,74 @@
+// drover: the master process. Parses the command line and the config,
+// binds the listeners, and hands over to the master loop.
+#include <Python.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "ipc/log.hpp"
+#include "supervisor/config.hpp"
+#include "supervisor/listeners.hpp"
+#include "supervisor/master.hpp"
+
+namespace {
+
+/// Exit status for a configuration or command-line error.
+constexpr int kExitConfig = 2;
+
+void write_pidfile(const std::string& path)
+{
+    if (path.empty())
+        return;
+    std::ofstream out(path, std::ios::trunc);
+    out << ::getpid() << "\n";
+    if (!out)
+        throw std::runtime_error("cannot write pidfile " + path + ": " + std::strerror(errno));
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace drover;
+    CommandLine cmd;
+    Config config;
+    try {
+        cmd = parse_command_line(argc, argv);
+        if (cmd.help) {
+            std::fputs(usage_text(), stdout);
+            return 0;
+        }
+        if (cmd.version) {
+            // The master never initialises Python: the version is the one built against.
+            std::printf("drover %s (Python %s)\n", DROVER_VERSION, PY_VERSION);
+            return 0;
+        }
+        config = load_config(cmd);
+    } catch (const ConfigError& e) {
+        std::fprintf(stderr, "drover: %s\n", e.what());
+        return kExitConfig;
+    }
+    if (cmd.check) {
+        std::printf("%s: configuration OK\n", config.file.empty() ? "command line" : config.file.c_str());
+        return 0;
+    }
+
+    try {
+        ErrorLog::configure(config.error_log, config.log_level);
+        // Opened here only to fail early and clearly; each worker opens its own.
+        AccessLog::configure(config.access_log);
+        AccessLog::configure("");
+        std::vector<Listener> listeners = open_listeners(config.listeners);
+        write_pidfile(config.pidfile);
+        Master master(config, std::move(listeners));
+        int rc = master.run();
+        if (!config.pidfile.empty())
+            ::unlink(config.pidfile.c_str());
+        return rc;
+    } catch (const std::exception& e) {
+        log_error(e.what());
+        return 1;
+    }
+}

@@ -101,6 +101,9 @@ public:
     virtual void write_end(Output& out) = 0;
     /// After write_end: may the connection carry another request?
     virtual bool keep_alive() const = 0;
+    /// The next response must end the connection (keep-alive off, graceful
+    /// stop); HTTP says so in its head. Call before write_head.
+    virtual void refuse_keep_alive() {}
     /// True while the body can go out raw with sendfile(2) (identity framing).
     virtual bool raw_body() const { return false; }
     /// A complete answer for a request that failed before the app ran

@@ -1,0 +1,467 @@
+#include "worker/connection.hpp"
+
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "ipc/log.hpp"
+
+namespace drover {
+
+namespace {
+
+constexpr size_t kReadSize = 64 * 1024;
+
+uint64_t monotonic_ns()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+int64_t realtime_ns()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+/// Access log fields are quoted; a quote or control byte in them would let a
+/// client forge log lines.
+void append_escaped(std::string& out, std::string_view s)
+{
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out.append(buf);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+}
+
+} // namespace
+
+Connection::Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer, const AppSettings& app)
+    : fd_(std::move(fd)), codec_(std::move(codec)), peer_(std::move(peer)), app_(app)
+{
+}
+
+// ---------------------------------------------------------------- parsing
+
+Connection::Next Connection::on_readable()
+{
+    for (;;) {
+        size_t old = in_.size();
+        in_.resize(old + kReadSize);
+        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, 0);
+        in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+        if (n > 0) {
+            if (static_cast<size_t>(n) < kReadSize)
+                break;
+            continue;  // maybe more: but parse first so a huge body streams
+        }
+        if (n == 0) {
+            peer_closed_ = true;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        log_debug("recv() from client failed: ", std::strerror(errno));
+        return Next::close;
+    }
+    Next next = parse();
+    if (next == Next::wait && peer_closed_)
+        return Next::close;
+    return next;
+}
+
+Connection::Next Connection::parse_buffered() { return parse(); }
+
+Connection::Next Connection::parse()
+{
+    if (pending_)
+        return Next::serve;
+    if (parsed_ < in_.size()) {
+        ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
+        parsed_ += r.consumed;
+        if (r.status == ParseStatus::error) {
+            log_info(protocol_name(codec_->protocol()), " request from ", peer_.remote_addr, " rejected: ", r.error);
+            if (r.error_status != 0 && !head_sent_) {
+                Output out;
+                codec_->write_error(r.error_status, out);
+                flush(out);
+            }
+            return Next::close;
+        }
+        if (!pending_ && r.consumed > 0)
+            mid_request_ = true;
+    }
+    if (parsed_ == in_.size()) {
+        in_.clear();
+        parsed_ = 0;
+    }
+    if (client_gone_)
+        return Next::close;
+    return pending_ ? Next::serve : Next::wait;
+}
+
+void Connection::on_request(Request&& request)
+{
+    pending_ = std::move(request);
+    mid_request_ = false;
+    body_.clear();
+    body_pos_ = 0;
+    body_end_ = false;
+    aborted_ = false;
+    body_bytes_ = 0;
+    body_error_.clear();
+}
+
+void Connection::on_body(std::string_view chunk)
+{
+    if (body_pos_ == body_.size()) {
+        body_.clear();
+        body_pos_ = 0;
+    }
+    body_.append(chunk);
+    body_bytes_ += chunk.size();
+}
+
+void Connection::on_body_end() { body_end_ = true; }
+
+void Connection::on_abort()
+{
+    aborted_ = true;
+    body_error_ = "request aborted by the frontend";
+}
+
+void Connection::on_reply(std::string_view bytes)
+{
+    Output out;
+    out.copy(bytes);
+    flush(out);
+}
+
+// ---------------------------------------------------------------- I/O
+
+bool Connection::wait_for(short events)
+{
+    struct pollfd p = {fd_.get(), events, 0};
+    int timeout_ms = app_.io_timeout > 0 ? static_cast<int>(std::min(app_.io_timeout * 1000.0, double(INT_MAX))) : -1;
+    for (;;) {
+        int n = ::poll(&p, 1, timeout_ms);
+        if (n > 0)
+            return true;
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return false;
+        }
+        if (errno != EINTR)
+            return false;
+    }
+}
+
+bool Connection::read_blocking()
+{
+    for (;;) {
+        size_t old = in_.size();
+        in_.resize(old + kReadSize);
+        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, 0);
+        in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+        if (n > 0)
+            return true;
+        if (n == 0) {
+            peer_closed_ = true;
+            errno = ECONNRESET;
+            return false;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return false;
+        if (!wait_for(POLLIN))
+            return false;
+    }
+}
+
+bool Connection::flush(Output& out, bool more_follows)
+{
+    if (client_gone_)
+        return false;
+    std::vector<struct iovec> iov = out.iovecs();
+    size_t first = 0;
+    while (first < iov.size()) {
+        struct msghdr msg = {};
+        msg.msg_iov = iov.data() + first;
+        msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
+        ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | (more_follows ? MSG_MORE : 0));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(POLLOUT))
+                continue;
+            log_debug("send() to client failed: ", std::strerror(errno));
+            client_gone_ = true;
+            out.clear();
+            return false;
+        }
+        size_t left = static_cast<size_t>(n);
+        while (first < iov.size() && left >= iov[first].iov_len) {
+            left -= iov[first].iov_len;
+            ++first;
+        }
+        if (left > 0) {
+            iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+            iov[first].iov_len -= left;
+        }
+    }
+    out.clear();
+    return true;
+}
+
+// ---------------------------------------------------------------- BodySource
+
+ssize_t Connection::read(char* buffer, size_t size)
+{
+    while (body_pos_ == body_.size()) {
+        body_.clear();
+        body_pos_ = 0;
+        if (aborted_)
+            return -1;
+        if (body_end_)
+            return 0;
+        if (parsed_ == in_.size()) {
+            in_.clear();
+            parsed_ = 0;
+            if (!read_blocking()) {
+                body_error_ = errno == ETIMEDOUT ? "timed out reading the request body"
+                                                 : "client closed the connection during the request body";
+                broken_ = true;
+                return -1;
+            }
+        }
+        ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
+        parsed_ += r.consumed;
+        if (r.status == ParseStatus::error) {
+            body_error_ = r.error_status == 413 ? "request body larger than max_body_size" : r.error;
+            broken_ = true;
+            return -1;
+        }
+    }
+    size_t n = std::min(size, body_.size() - body_pos_);
+    std::memcpy(buffer, body_.data() + body_pos_, n);
+    body_pos_ += n;
+    return static_cast<ssize_t>(n);
+}
+
+bool Connection::finish_body()
+{
+    if (body_end_ && body_pos_ == body_.size())
+        return true;
+    // HTTP and SCGI close instead of reading what the app ignored; FastCGI
+    // must read up to the empty FCGI_STDIN to keep the connection in step.
+    if (codec_->protocol() != Protocol::fastcgi || broken_ || aborted_)
+        return false;
+    char sink[16384];
+    for (;;) {
+        ssize_t n = read(sink, sizeof sink);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return false;
+    }
+}
+
+// ---------------------------------------------------------------- ResponseWriter
+
+void Connection::start(int status, std::string_view status_line, const HeaderList& headers, int64_t content_length)
+{
+    status_ = status;
+    status_line_.assign(status_line);
+    headers_ = headers;
+    content_length_ = content_length;
+    started_ = true;
+}
+
+bool Connection::write_head_if_needed(Output& out)
+{
+    if (head_sent_)
+        return true;
+    if (!started_)
+        return false;
+    ResponseHead head;
+    head.status = status_;
+    head.status_line = status_line_;
+    head.headers = &headers_;
+    head.content_length = content_length_;
+    codec_->write_head(head, out);
+    head_sent_ = true;
+    return true;
+}
+
+bool Connection::write(std::string_view data)
+{
+    if (client_gone_ || aborted_)
+        return false;
+    Output out;
+    write_head_if_needed(out);
+    codec_->write_body(data, out);
+    response_bytes_ += data.size();
+    return flush(out);
+}
+
+bool Connection::sendfile(int fd, off_t offset, int64_t count)
+{
+    if (client_gone_ || aborted_)
+        return false;
+    Output out;
+    write_head_if_needed(out);
+    if (!codec_->raw_body()) {
+        // HEAD, or framing that needs the bytes: no zero-copy path.
+        if (!codec_->raw_body() && pending_ && pending_->head)
+            return flush(out);
+        char buf[65536];
+        if (!flush(out))
+            return false;
+        while (count != 0) {
+            size_t want = count < 0 ? sizeof buf : std::min<size_t>(sizeof buf, static_cast<size_t>(count));
+            ssize_t n = ::pread(fd, buf, want, offset);
+            if (n <= 0)
+                break;
+            offset += n;
+            if (count > 0)
+                count -= n;
+            if (!write(std::string_view(buf, static_cast<size_t>(n))))
+                return false;
+        }
+        return true;
+    }
+    if (!flush(out, true))
+        return false;
+    while (count != 0) {
+        size_t want = count < 0 ? (1u << 30) : static_cast<size_t>(std::min<int64_t>(count, 1 << 30));
+        ssize_t n = ::sendfile(fd_.get(), fd, &offset, want);
+        if (n > 0) {
+            response_bytes_ += static_cast<uint64_t>(n);
+            if (count > 0)
+                count -= n;
+            continue;
+        }
+        if (n == 0)
+            break;  // end of file
+        if (errno == EINTR)
+            continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(POLLOUT))
+            continue;
+        client_gone_ = true;
+        return false;
+    }
+    return true;
+}
+
+bool Connection::finish()
+{
+    if (client_gone_)
+        return false;
+    Output out;
+    if (!head_sent_ && content_length_ < 0)
+        content_length_ = 0;  // nothing was written: the length is known
+    write_head_if_needed(out);
+    codec_->write_end(out);
+    return flush(out);
+}
+
+// ---------------------------------------------------------------- serving
+
+Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_alive_allowed)
+{
+    Request& request = *pending_;
+    uint64_t start_ns = monotonic_ns();
+    {
+        std::string summary;
+        summary.reserve(Slot::kSummaryBytes);
+        summary.append(protocol_name(request.protocol)).append(" ");
+        summary.append(request.param("REQUEST_METHOD")).append(" ");
+        std::string_view uri = request.param("REQUEST_URI");
+        summary.append(uri.empty() ? request.param("PATH_INFO") : uri);
+        slot.begin_request(start_ns, summary);
+    }
+    if (!keep_alive_allowed)
+        codec_->refuse_keep_alive();
+
+    status_ = 0;
+    started_ = head_sent_ = false;
+    response_bytes_ = 0;
+    content_length_ = -1;
+    headers_.clear();
+
+    RequestOutcome outcome = bridge.handle(request, peer_, *this, *this);
+
+    bool keep = finish_body() && !outcome.close_connection && !outcome.client_gone && !client_gone_ && !broken_ &&
+                !aborted_ && codec_->keep_alive();
+    uint64_t duration_us = (monotonic_ns() - start_ns) / 1000;
+    slot.counters.record(request.protocol, outcome.status, duration_us, body_bytes_, outcome.response_bytes);
+    slot.end_request();
+    if (AccessLog::enabled())
+        log_access(outcome, duration_us);
+
+    pending_.reset();
+    body_.clear();
+    body_pos_ = 0;
+    headers_.clear();
+    if (!keep)
+        return Next::close;
+    codec_->resume();
+    Next next = parse();
+    if (next == Next::wait && peer_closed_)
+        return Next::close;
+    return next;
+}
+
+void Connection::log_access(const RequestOutcome& outcome, uint64_t duration_us)
+{
+    // remote - - [time] "METHOD URI PROTOCOL" status bytes "referer" "user-agent" duration_ms pid protocol
+    const Request& r = *pending_;
+    std::string line;
+    line.reserve(256);
+    append_escaped(line, peer_.remote_addr.empty() ? std::string_view("-") : peer_.remote_addr);
+    line.append(" - - [").append(format_timestamp(realtime_ns())).append("] \"");
+    append_escaped(line, r.param("REQUEST_METHOD"));
+    line.push_back(' ');
+    std::string_view uri = r.param("REQUEST_URI");
+    if (uri.empty()) {
+        append_escaped(line, r.param("SCRIPT_NAME"));
+        append_escaped(line, r.param("PATH_INFO"));
+        if (!r.param("QUERY_STRING").empty()) {
+            line.push_back('?');
+            append_escaped(line, r.param("QUERY_STRING"));
+        }
+    } else {
+        append_escaped(line, uri);
+    }
+    line.push_back(' ');
+    append_escaped(line, r.param("SERVER_PROTOCOL").empty() ? std::string_view("-") : r.param("SERVER_PROTOCOL"));
+    line.append("\" ").append(std::to_string(outcome.status)).push_back(' ');
+    line.append(std::to_string(outcome.response_bytes)).append(" \"");
+    append_escaped(line, r.param("HTTP_REFERER").empty() ? std::string_view("-") : r.param("HTTP_REFERER"));
+    line.append("\" \"");
+    append_escaped(line, r.param("HTTP_USER_AGENT").empty() ? std::string_view("-") : r.param("HTTP_USER_AGENT"));
+    char tail[96];
+    std::snprintf(tail, sizeof tail, "\" %.3f %ld %s\n", static_cast<double>(duration_us) / 1000.0,
+                  static_cast<long>(::getpid()), protocol_name(r.protocol));
+    line.append(tail);
+    AccessLog::write_line(line);
+}
+
+} // namespace drover

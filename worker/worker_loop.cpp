@@ -1,0 +1,309 @@
+// The worker process: a libevent loop over the inherited listening sockets
+// and this worker's own connections. A complete request head is served right
+// away with one blocking application call; while that call runs the loop does
+// not, so this worker accepts nothing and other (idle) workers take new
+// connections.
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "ipc/log.hpp"
+#include "worker/connection.hpp"
+#include "worker/python/bridge.hpp"
+#include "worker/worker_spec.hpp"
+
+namespace drover {
+
+namespace {
+
+struct EventBaseDeleter {
+    void operator()(event_base* b) const { event_base_free(b); }
+};
+struct EventDeleter {
+    void operator()(event* e) const { event_free(e); }
+};
+using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
+using EventPtr = std::unique_ptr<event, EventDeleter>;
+
+std::string address_text(const sockaddr_storage& ss, std::string* port)
+{
+    char buf[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+        if (port)
+            *port = std::to_string(ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+        inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            // ::ffff:1.2.3.4 as 1.2.3.4, so allowed_clients and logs see IPv4
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], buf, sizeof buf);
+        }
+        if (port)
+            *port = std::to_string(ntohs(a->sin6_port));
+    } else if (port) {
+        *port = "";
+    }
+    return buf;
+}
+
+class Worker;
+
+struct ListenerState {
+    Worker* worker = nullptr;
+    ListenerFd spec;
+    EventPtr event;
+    std::string server_name;
+    std::string server_port;
+};
+
+struct ConnectionState {
+    Worker* worker = nullptr;
+    std::unique_ptr<Connection> connection;
+    EventPtr read_event;
+};
+
+class Worker {
+public:
+    explicit Worker(const WorkerSpec& spec)
+        : spec_(spec), slot_(spec.scoreboard->slot(spec.slot)), base_(event_base_new())
+    {
+    }
+
+    int run();
+
+private:
+    static void on_listener_event(evutil_socket_t, short, void* arg);
+    static void on_connection_event(evutil_socket_t, short what, void* arg);
+    static void on_signal_event(evutil_socket_t sig, short, void* arg);
+
+    /// Accepts one connection; false when the queue is empty.
+    bool accept_one(ListenerState& listener);
+    void drive(ConnectionState& state, Connection::Next next);
+    void close_connection(int fd);
+    void begin_stop();
+    /// While stopping: serve what waits in the listen queues, then leave.
+    void drain();
+
+    const WorkerSpec& spec_;
+    Slot& slot_;
+    EventBasePtr base_;
+    std::unique_ptr<WsgiBridge> bridge_;
+    std::vector<std::unique_ptr<ListenerState>> listeners_;
+    std::map<int, std::unique_ptr<ConnectionState>> connections_;
+    std::vector<EventPtr> signal_events_;
+    bool stopping_ = false;
+};
+
+int Worker::run()
+{
+    slot_.pid.store(::getpid(), std::memory_order_relaxed);
+    if (!base_) {
+        log_error("event_base_new() failed");
+        return kWorkerExitBootFailed;
+    }
+    try {
+        bridge_ = make_wsgi_bridge(spec_.app);
+    } catch (const std::exception& e) {
+        log_error("cannot load the application: ", e.what());
+        return kWorkerExitBootFailed;
+    }
+
+    for (int sig : {SIGTERM, SIGQUIT, SIGUSR1}) {
+        EventPtr ev(evsignal_new(base_.get(), sig, on_signal_event, this));
+        event_add(ev.get(), nullptr);
+        signal_events_.push_back(std::move(ev));
+    }
+    for (const ListenerFd& l : spec_.listeners) {
+        auto state = std::make_unique<ListenerState>();
+        state->worker = this;
+        state->spec = l;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (!l.is_unix && ::getsockname(l.fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            state->server_name = address_text(ss, &state->server_port);
+        } else {
+            state->server_name = "localhost";
+            state->server_port = "80";
+        }
+        state->event.reset(event_new(base_.get(), l.fd, EV_READ | EV_PERSIST, on_listener_event, state.get()));
+        event_add(state->event.get(), nullptr);
+        listeners_.push_back(std::move(state));
+    }
+
+    slot_.set_state(WorkerState::idle);
+    log_info("ready (generation ", spec_.generation, ", slot ", spec_.slot, ")");
+    event_base_dispatch(base_.get());
+    connections_.clear();
+    return kWorkerExitOk;
+}
+
+void Worker::on_listener_event(evutil_socket_t, short, void* arg)
+{
+    auto* listener = static_cast<ListenerState*>(arg);
+    listener->worker->accept_one(*listener);
+}
+
+bool Worker::accept_one(ListenerState& listener)
+{
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = ::accept4(listener.spec.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            log_warning("accept() failed: ", std::strerror(errno));
+        return false;
+    }
+    UniqueFd owned(fd);
+    slot_.counters.accepted_connections.add(1);
+    PeerInfo info;
+    if (!listener.spec.is_unix) {
+        info.remote_addr = address_text(peer, &info.remote_port);
+        if (!listener.spec.allowed_clients.empty()) {
+            bool allowed = false;
+            for (const std::string& a : listener.spec.allowed_clients)
+                allowed = allowed || a == info.remote_addr;
+            if (!allowed) {
+                log_warning("connection from ", info.remote_addr, " refused: not in allowed_clients");
+                return true;
+            }
+        }
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    info.server_name = listener.server_name;
+    info.server_port = listener.server_port;
+
+    std::unique_ptr<Codec> codec;
+    switch (listener.spec.protocol) {
+    case Protocol::http: codec = make_http_codec(spec_.app.limits); break;
+    case Protocol::fastcgi: codec = make_fastcgi_codec(spec_.app.limits, spec_.app.max_conns); break;
+    case Protocol::scgi: codec = make_scgi_codec(spec_.app.limits); break;
+    }
+    auto state = std::make_unique<ConnectionState>();
+    state->worker = this;
+    state->connection = std::make_unique<Connection>(std::move(owned), std::move(codec), std::move(info), spec_.app);
+    state->read_event.reset(event_new(base_.get(), fd, EV_READ | EV_PERSIST, on_connection_event, state.get()));
+    ConnectionState& ref = *state;
+    connections_[fd] = std::move(state);
+    event_add(ref.read_event.get(), nullptr);
+    // Most clients send the request with the connect: try it now, saving a
+    // round through the loop.
+    drive(ref, ref.connection->on_readable());
+    return true;
+}
+
+void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
+{
+    auto* state = static_cast<ConnectionState*>(arg);
+    Worker* self = state->worker;
+    if (what & EV_TIMEOUT) {
+        self->close_connection(state->connection->fd());
+        return;
+    }
+    self->drive(*state, state->connection->on_readable());
+}
+
+void Worker::drive(ConnectionState& state, Connection::Next next)
+{
+    Connection& c = *state.connection;
+    while (next == Connection::Next::serve) {
+        bool keep_alive = !stopping_ && spec_.app.keepalive > 0;
+        next = c.serve(*bridge_, slot_, keep_alive);
+        slot_.set_state(stopping_ ? WorkerState::stopping : WorkerState::idle);
+    }
+    if (next == Connection::Next::close) {
+        close_connection(c.fd());
+        return;
+    }
+    // Waiting: an idle kept connection gets the keepalive timer, a request in
+    // progress the I/O timeout.
+    double secs = c.idle() ? spec_.app.keepalive : spec_.app.io_timeout;
+    if (stopping_ && c.idle()) {
+        close_connection(c.fd());
+        return;
+    }
+    struct timeval tv;
+    tv.tv_sec = static_cast<time_t>(secs);
+    tv.tv_usec = static_cast<suseconds_t>((secs - static_cast<double>(tv.tv_sec)) * 1e6);
+    event_add(state.read_event.get(), &tv);
+}
+
+void Worker::close_connection(int fd)
+{
+    connections_.erase(fd);
+    if (stopping_)
+        drain();
+}
+
+void Worker::on_signal_event(evutil_socket_t sig, short, void* arg)
+{
+    auto* self = static_cast<Worker*>(arg);
+    switch (sig) {
+    case SIGTERM: self->begin_stop(); break;
+    case SIGQUIT: _exit(kWorkerExitOk);
+    case SIGUSR1:
+        ErrorLog::reopen();
+        AccessLog::reopen();
+        break;
+    default: break;
+    }
+}
+
+void Worker::begin_stop()
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    slot_.set_state(WorkerState::stopping);
+    log_info("stopping: finishing queued connections");
+    // Idle kept connections are closed now; a frontend retries a request on a
+    // cached connection that closed, and a new connect reaches another worker.
+    std::vector<int> idle;
+    for (auto& [fd, state] : connections_)
+        if (state->connection->idle())
+            idle.push_back(fd);
+    for (int fd : idle)
+        connections_.erase(fd);
+    drain();
+}
+
+void Worker::drain()
+{
+    if (!connections_.empty())
+        return;
+    // Whatever is still queued on the listeners was promised an answer.
+    for (auto& l : listeners_) {
+        if (accept_one(*l))
+            return;  // served or waiting for its request; drain() runs again at its close
+    }
+    event_base_loopbreak(base_.get());
+}
+
+} // namespace
+
+int run_worker(const WorkerSpec& spec)
+{
+    ErrorLog::set_role("worker");
+    try {
+        AccessLog::configure(spec.access_log);
+    } catch (const std::exception& e) {
+        log_error(e.what());
+        return kWorkerExitBootFailed;
+    }
+    Worker worker(spec);
+    return worker.run();
+}
+
+} // namespace drover

@@ -40,6 +40,8 @@ struct WorkerSpec {
     std::vector<ListenerFd> listeners;
     AppSettings app;
     Scoreboard* scoreboard = nullptr;
+    /// The access log ("" off, "-" stdout, or a file the worker opens itself).
+    std::string access_log;
     /// File descriptors the child must keep; everything else the master holds
     /// (metrics socket, other workers' pipes) is closed by the supervisor's
     /// fork hygiene before run_worker() is called.

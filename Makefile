@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make run    build drover and serve the example app on http://127.0.0.1:8000/
+#   make test   build and run every test (unit + integration); non-zero on failure
+BUILD ?= build
+MESON_OPTIONS ?=
+
+.PHONY: run test deps build bench fuzz clean
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTIONS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/supervisor/drover -c etc/drover.toml
+
+test: build
+	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration
+
+fuzz: deps
+	tests/fuzz/run.sh $(or $(SECONDS),20)
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,237 @@
+"""drover serving a WSGI app over HTTP/1.1 from supervised workers (issue: the foundation)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import requests
+
+from conftest import APPS, app_args, drover_binary, free_port, wait_until
+
+
+def url(port, path="/"):
+    return "http://127.0.0.1:%d%s" % (port, path)
+
+
+def test_get_round_trip(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    r = requests.get(url(http_port), timeout=10)
+    assert r.status_code == 200
+    assert r.text == "hello from drover\n"
+    assert r.headers["Content-Length"] == str(len("hello from drover\n"))
+    assert "Date" in r.headers
+
+
+def test_post_round_trip_sizes(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    for size in (0, 1, 65536, 3 * 1024 * 1024 + 7):
+        body = os.urandom(size)
+        r = requests.post(url(http_port, "/echo"), data=body, timeout=30)
+        assert r.status_code == 200, size
+        assert r.headers["X-Body-Length"] == str(size)
+        assert r.content == body
+
+
+def test_chunked_request_body(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    parts = [b"a" * 10, b"b" * 70000, b"c"]
+    r = requests.post(url(http_port, "/echo"), data=iter(parts), timeout=30)
+    assert r.status_code == 200
+    assert r.content == b"".join(parts)
+
+
+def test_keep_alive_reuses_the_connection(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    with requests.Session() as s:
+        answers = [s.get(url(http_port, "/conn"), timeout=10).text for _ in range(5)]
+    # same worker pid and same client port: one TCP connection served all five
+    assert len(set(answers)) == 1, answers
+
+
+def test_streamed_response_is_chunked(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    r = requests.get(url(http_port, "/stream?n=4"), timeout=10)
+    assert r.headers.get("Transfer-Encoding") == "chunked"
+    assert r.text == "".join("chunk %d\n" % i for i in range(4))
+
+
+def test_http10_response_without_length_closes(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "1", *app_args(), workers=1)
+    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
+        s.sendall(b"GET /stream?n=2 HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head
+    assert b"Connection: close" in head
+    assert body == b"chunk 0\nchunk 1\n"
+
+
+def test_app_exception_gives_500_and_worker_goes_on(start_drover, http_port):
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "1", *app_args(), workers=1)
+    pid_before = requests.get(url(http_port, "/pid"), timeout=10).text
+    r = requests.get(url(http_port, "/error"), timeout=10)
+    assert r.status_code == 500
+    d.wait_log(r"RuntimeError: boom from the test app")
+    assert "Traceback" in d.log()
+    r2 = requests.get(url(http_port, "/pid"), timeout=10)
+    assert r2.status_code == 200
+    assert r2.text == pid_before  # the same worker served it: nothing died
+
+
+def test_malformed_request_gets_400_and_worker_lives(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "1", *app_args(), workers=1)
+    pid_before = requests.get(url(http_port, "/pid"), timeout=10).text
+    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert requests.get(url(http_port, "/pid"), timeout=10).text == pid_before
+
+
+def test_oversized_headers_get_431(start_drover, http_port):
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "1", *app_args(), workers=1)
+    r = requests.get(url(http_port), headers={"X-Big": "x" * 100000}, timeout=10)
+    assert r.status_code == 431
+
+
+def test_kill_9_worker_is_replaced_and_logged(start_drover, http_port):
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    victim = int(requests.get(url(http_port, "/pid"), timeout=10).text)
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+    d.wait_log(r"worker %d \(slot \d+, generation \d+\) killed by signal 9 \(SIGKILL\)" % victim, timeout=2)
+
+    def replaced():
+        live = set(d.live_worker_pids())
+        ready = set(d.ready_pids())
+        return victim not in live and len(live & ready) == 2
+    wait_until(replaced, 2, what="a replacement worker")
+    assert time.monotonic() - t0 < 2.5
+    # and the pool serves
+    for _ in range(10):
+        assert requests.get(url(http_port, "/pid"), timeout=5).status_code == 200
+
+
+def test_sigterm_lets_inflight_request_finish(start_drover, http_port, tmp_path):
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    marker = tmp_path / "started"
+    result = {}
+
+    def slow():
+        result["r"] = requests.get(url(http_port, "/sleep?s=1&marker=%s" % marker), timeout=30)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_until(marker.exists, 10, what="the slow request to start")
+    d.signal(signal.SIGTERM)
+    t.join(30)
+    assert result["r"].status_code == 200
+    assert result["r"].text == "slept\n"
+    assert d.wait_exit(30) == 0
+    assert "SIGTERM: stopping gracefully" in d.log()
+
+
+def test_sigquit_stops_immediately(start_drover, http_port):
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    workers = d.live_worker_pids()
+    d.signal(signal.SIGQUIT)
+    assert d.wait_exit(10) == 0
+    for pid in workers:
+        assert not os.path.exists("/proc/%d" % pid) or "Z" in open("/proc/%d/stat" % pid).read().split()[2]
+
+
+def test_several_listeners_tcp_v6_and_unix(start_drover, tmp_path):
+    p4 = free_port()
+    p6 = free_port(socket.AF_INET6, "::1")
+    sock = tmp_path / "drover.sock"
+    d = start_drover("-b", "127.0.0.1:%d" % p4, "-b", "http://[::1]:%d" % p6, "-b", "unix:%s" % sock,
+                     "-w", "2", *app_args())
+    assert requests.get(url(p4), timeout=10).status_code == 200
+    assert requests.get("http://[::1]:%d/" % p6, timeout=10).text == "hello from drover\n"
+    out = subprocess.run(["curl", "-sS", "--unix-socket", str(sock), "http://localhost/"],
+                         capture_output=True, timeout=10)
+    assert out.stdout == b"hello from drover\n", out.stderr
+    assert oct(os.stat(sock).st_mode & 0o777) == oct(0o660)
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(30) == 0
+    assert not sock.exists()  # the socket file goes with the master
+
+
+def test_unix_socket_mode_from_config(start_drover, tmp_path):
+    sock = tmp_path / "app.sock"
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text('app = "basic_app"\npythonpath = ["%s"]\nworkers = 1\n'
+                   'bind = [{ address = "unix:%s", mode = "0600" }]\n' % (APPS, sock))
+    start_drover("-c", str(cfg), workers=1)
+    assert oct(os.stat(sock).st_mode & 0o777) == oct(0o600)
+
+
+def test_config_file_and_flags_override(start_drover, tmp_path):
+    port_file, port_flag = free_port(), free_port()
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text('app = "basic_app:application"\npythonpath = ["%s"]\nworkers = 3\nbind = ["127.0.0.1:%d"]\n'
+                   % (APPS, port_file))
+    d = start_drover("-c", str(cfg), "-b", "127.0.0.1:%d" % port_flag, "-w", "1", workers=1)
+    assert requests.get(url(port_flag), timeout=10).status_code == 200
+    # -b replaced the file's bind list, -w its worker count
+    assert len(d.live_worker_pids()) == 1
+    try:
+        requests.get(url(port_file), timeout=2)
+        raise AssertionError("the file's bind address should not be served")
+    except requests.ConnectionError:
+        pass
+
+
+def test_bad_config_exits_2_with_position(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('app = "basic_app"\nworkers = "many"\n')
+    p = subprocess.run([drover_binary(), "-c", str(cfg)], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2
+    assert re.search(r"bad\.toml:2:11: workers: ", p.stderr), p.stderr
+
+
+def test_check_validates_and_exits(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('app = "basic_app"\nworkers = 4\n')
+    p = subprocess.run([drover_binary(), "--check", "-c", str(good)], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('app = "basic_app"\n[log]\nlevel = "loud"\n')
+    p = subprocess.run([drover_binary(), "--check", "-c", str(bad)], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2
+    assert re.search(r"bad\.toml:3:9: log\.level: ", p.stderr), p.stderr
+
+
+def test_bad_flag_exits_2(tmp_path):
+    p = subprocess.run([drover_binary(), "-w", "zero", "basic_app"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2
+    assert "command line: -w:" in p.stderr
+
+
+def test_address_in_use_is_a_clear_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run([drover_binary(), "-b", "127.0.0.1:%d" % port, *app_args()],
+                           capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1
+    assert "cannot listen on 127.0.0.1:%d: bind() failed: Address already in use" % port in p.stderr
+
+
+def test_app_that_fails_to_import_backs_off(start_drover, http_port):
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", "--pythonpath", str(APPS), "broken_app",
+                     wait=False)
+    d.wait_log(r"before it was ready \(the application failed to load\); failure 3, next attempt in", timeout=15)
+    assert "ImportError: broken_app is broken on purpose" in d.log()
+    delays = [float(x) for x in re.findall(r"next attempt in ([0-9.]+) s", d.log())]
+    assert delays[:3] == sorted(delays[:3]) and delays[2] > delays[0], delays
+    assert d.proc.poll() is None  # the master stays up

@@ -1,0 +1,106 @@
+// One client connection of a worker: reads and parses without blocking while
+// the worker loop waits, then serves a complete request head with one
+// blocking application call (the worker runs one call at a time). During that
+// call it is the bridge's BodySource and ResponseWriter.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ipc/slot.hpp"
+#include "ipc/unique_fd.hpp"
+#include "worker/codec.hpp"
+#include "worker/python/bridge.hpp"
+
+namespace drover {
+
+class Connection final : public RequestSink, public BodySource, public ResponseWriter {
+public:
+    Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer, const AppSettings& app);
+
+    int fd() const { return fd_.get(); }
+    Protocol protocol() const { return codec_->protocol(); }
+
+    enum class Next {
+        wait,   ///< nothing complete yet (or idle between requests): wait for input
+        serve,  ///< a request head is complete: call serve()
+        close,  ///< done, or the peer went away, or the input was malformed
+    };
+
+    /// Loop side: reads what the socket has without blocking, and parses it.
+    Next on_readable();
+    /// Parses input already buffered (pipelined requests) without reading.
+    Next parse_buffered();
+    /// Serves the pending request. Blocking; returns wait (kept alive, idle),
+    /// serve (a pipelined request is complete) or close.
+    Next serve(WsgiBridge& bridge, Slot& slot, bool keep_alive_allowed);
+
+    /// Between requests with nothing buffered: may be closed or handed over.
+    bool idle() const { return !pending_ && parsed_ == in_.size() && !mid_request_; }
+
+    // RequestSink
+    void on_request(Request&& request) override;
+    void on_body(std::string_view chunk) override;
+    void on_body_end() override;
+    void on_abort() override;
+    void on_reply(std::string_view bytes) override;
+
+    // BodySource
+    ssize_t read(char* buffer, size_t size) override;
+    const std::string& error() const override { return body_error_; }
+    bool input_terminated() const override { return pending_ && pending_->content_length < 0; }
+
+    // ResponseWriter
+    void start(int status, std::string_view status_line, const HeaderList& headers, int64_t content_length) override;
+    bool write(std::string_view data) override;
+    bool can_sendfile() const override { return codec_->protocol() == Protocol::http; }
+    bool sendfile(int fd, off_t offset, int64_t count) override;
+    bool finish() override;
+    bool head_sent() const override { return head_sent_; }
+
+private:
+    /// Feeds unparsed input to the codec and says what follows.
+    Next parse();
+    /// Reads more input, waiting up to io_timeout (during a request).
+    bool read_blocking();
+    bool write_head_if_needed(Output& out);
+    /// Writes out completely, waiting up to io_timeout per stall.
+    bool flush(Output& out, bool more_follows = false);
+    bool wait_for(short events);
+    /// After the app returned: drain an unread body if the protocol needs it.
+    bool finish_body();
+    void log_access(const RequestOutcome& outcome, uint64_t duration_us);
+
+    UniqueFd fd_;
+    std::unique_ptr<Codec> codec_;
+    PeerInfo peer_;
+    const AppSettings& app_;
+
+    std::string in_;      // received bytes; [parsed_, size) not yet given to the codec
+    size_t parsed_ = 0;
+    bool peer_closed_ = false;
+    bool mid_request_ = false;   // the codec has seen part of a request head
+    bool broken_ = false;        // parse error or I/O error: close after this request
+
+    std::optional<Request> pending_;
+    std::string body_;    // body bytes parsed but not yet read by the app; [body_pos_, size)
+    size_t body_pos_ = 0;
+    bool body_end_ = false;
+    bool aborted_ = false;
+    uint64_t body_bytes_ = 0;
+    std::string body_error_;
+
+    // the response in progress
+    int status_ = 0;
+    std::string status_line_;
+    HeaderList headers_;
+    int64_t content_length_ = -1;
+    bool started_ = false;
+    bool head_sent_ = false;
+    bool client_gone_ = false;
+    uint64_t response_bytes_ = 0;
+};
+
+} // namespace drover
