@@ -1,0 +1,129 @@
+// The WSGI bridge: one application call per request, on the worker's one
+// thread. The GIL is held for the call and let go around every wait on the
+// client (body reads, response writes), so application threads keep going.
+#include "worker/python/bridge.hpp"
+
+#include <exception>
+#include <stdexcept>
+
+#include "ipc/log.hpp"
+#include "worker/python/environ.hpp"
+#include "worker/python/errors.hpp"
+#include "worker/python/gil.hpp"
+#include "worker/python/input.hpp"
+#include "worker/python/interpreter.hpp"
+#include "worker/python/response.hpp"
+
+namespace drover {
+
+namespace {
+
+// Long enough to recognise the request, short enough for one log line.
+constexpr size_t kMaxContextLength = 200;
+
+std::string describe(const Request& request)
+{
+    std::string_view method = request.param("REQUEST_METHOD");
+    std::string target;
+    if (request.has_param("REQUEST_URI")) {
+        target = request.param("REQUEST_URI");
+    } else {
+        target = cat(request.param("SCRIPT_NAME"), request.param("PATH_INFO"));
+        if (!request.param("QUERY_STRING").empty())
+            target = cat(target, "?", request.param("QUERY_STRING"));
+    }
+    if (target.size() > kMaxContextLength)
+        target = cat(target.substr(0, kMaxContextLength), "...");
+    return cat(method.empty() ? std::string_view("GET") : method, " ", target);
+}
+
+class Bridge final : public WsgiBridge {
+public:
+    Bridge(const AppSettings& settings, PyRef app)
+        : python_(std::make_unique<Python>(std::move(app), settings.script_name))
+    {
+    }
+
+    ~Bridge() override
+    {
+        // Dropping the last references runs Python code (finalisers).
+        GilHold gil;
+        python_.reset();
+    }
+
+    RequestOutcome handle(const Request& request, const PeerInfo& peer, BodySource& body,
+                          ResponseWriter& response) override
+    {
+        GilHold gil;
+        std::string context = describe(request);
+        try {
+            return call(request, peer, body, response, context);
+        } catch (const std::exception& e) {
+            // The connection's writer, or an allocation, failed under us.
+            PyErr_Clear();
+            log_error("app: ", context, ": ", e.what());
+            RequestOutcome outcome;
+            outcome.status = 500;
+            outcome.close_connection = true;
+            return outcome;
+        }
+    }
+
+private:
+    struct Python {
+        Python(PyRef callable, std::string_view script_name)
+            : app(std::move(callable)), errors(make_error_stream()), environ(script_name)
+        {
+            if (!errors) {
+                PyErr_Clear();
+                throw std::runtime_error("cannot create wsgi.errors");
+            }
+        }
+        PyRef app;
+        PyRef errors;
+        EnvironBuilder environ;
+    };
+
+    RequestOutcome call(const Request& request, const PeerInfo& peer, BodySource& body, ResponseWriter& response,
+                        const std::string& context)
+    {
+        PyRef input = make_input(body);
+        RequestOutcome outcome;
+        {
+            WsgiResponse reply(response, request.head, context);
+            PyRef environ;
+            if (input && reply.start_response())
+                environ = python_->environ.build(request, peer, input.get(), python_->errors.get());
+            if (!environ) {
+                outcome = reply.fail();
+            } else {
+                PyRef result = PyRef::steal(PyObject_CallFunctionObjArgs(python_->app.get(), environ.get(),
+                                                                         reply.start_response(), nullptr));
+                outcome = reply.run(std::move(result));
+            }
+        }
+        // The body and the connection die with this request; references the
+        // application kept (in a thread, a global) must not reach them.
+        detach_input(input.get());
+        // A partial line belongs to this request's log context.
+        flush_error_stream(python_->errors.get());
+        return outcome;
+    }
+
+    std::unique_ptr<Python> python_;
+};
+
+} // namespace
+
+std::unique_ptr<WsgiBridge> make_wsgi_bridge(const AppSettings& settings)
+{
+    start_interpreter(settings.virtualenv);
+    GilHold gil;
+    prepare_sys_path(settings);
+    PyRef app = load_application(settings.callable);
+    auto bridge = std::make_unique<Bridge>(settings, std::move(app));
+    log_info("application ", settings.callable, " loaded");
+    return bridge;
+}
+
+} // namespace drover

@@ -307,3 +307,28 @@ TEST(Http, ErrorResponseIsCompleteAndCloses)
 
 } // namespace
 } // namespace drover
+
+namespace drover {
+namespace {
+
+// Found by the fuzzer: SERVER_NAME/SERVER_PORT were split from a view into
+// the params vector while it grew.
+TEST(Http, HostHeaderSplitsIntoServerNameAndPort)
+{
+    for (const char* host : {":", "h:", ":8", "[::1]:8080", "[::1]"}) {
+        auto codec = make_http_codec(limits());
+        Recorder rec;
+        codec->feed(std::string("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nHost: ") + host + "\r\n\r\n", rec);
+        ASSERT_EQ(rec.requests.size(), 1u) << host;
+        const Request& q = rec.requests[0];
+        std::string joined = std::string(q.param("SERVER_NAME")) + "|" + std::string(q.param("SERVER_PORT"));
+        std::string h = host;
+        if (h == "[::1]")
+            EXPECT_EQ(joined, "[::1]|80");
+        else
+            EXPECT_EQ(joined, h.substr(0, h.rfind(':')) + "|" + h.substr(h.rfind(':') + 1)) << host;
+    }
+}
+
+} // namespace
+} // namespace drover
