@@ -1,0 +1,297 @@
+#include "metrics/collector.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include "metrics/exposition.hpp"
+#include "metrics/proc_stat.hpp"
+
+#ifndef DROVER_VERSION
+#define DROVER_VERSION "unknown"
+#endif
+
+namespace drover {
+
+namespace {
+
+void add_slot(PoolSnapshot& snap, const Slot& slot)
+{
+    for (size_t p = 0; p < kProtocolCount; ++p) {
+        const ProtocolCounters& from = slot.counters.protocols[p];
+        ProtocolTotals& to = snap.protocols[p];
+        for (size_t i = 0; i < kStatusClasses; ++i)
+            to.requests_by_class[i] += from.requests_by_class[i].load();
+        for (size_t i = 0; i < kDurationBuckets; ++i)
+            to.duration_buckets[i] += from.duration_buckets[i].load();
+        to.duration_us_sum += from.duration_us_sum.load();
+        to.request_bytes += from.request_bytes.load();
+        to.response_bytes += from.response_bytes.load();
+    }
+    snap.accepted_connections += slot.counters.accepted_connections.load();
+    snap.requests_served += slot.requests_served.load();
+}
+
+void add_retired(PoolSnapshot& snap, const RetiredTotals& retired)
+{
+    for (size_t p = 0; p < kProtocolCount; ++p) {
+        const RetiredTotals::Protocol& from = retired.protocols[p];
+        ProtocolTotals& to = snap.protocols[p];
+        for (size_t i = 0; i < kStatusClasses; ++i)
+            to.requests_by_class[i] += from.requests_by_class[i];
+        for (size_t i = 0; i < kDurationBuckets; ++i)
+            to.duration_buckets[i] += from.duration_buckets[i];
+        to.duration_us_sum += from.duration_us_sum;
+        to.request_bytes += from.request_bytes;
+        to.response_bytes += from.response_bytes;
+    }
+    snap.accepted_connections += retired.accepted_connections;
+    snap.requests_served += retired.requests_served;
+}
+
+/// A number as label text, in a caller-provided buffer: no allocation.
+std::string_view number_label(char (&buf)[24], uint64_t value)
+{
+    auto r = std::to_chars(buf, buf + sizeof buf, value);
+    return std::string_view(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+constexpr std::array<const char*, kStatusClasses> kStatusClassNames = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+constexpr std::array<WorkerState, 4> kExportedStates = {WorkerState::starting, WorkerState::idle, WorkerState::busy,
+                                                        WorkerState::stopping};
+
+void write_requests(ExpositionWriter& w, const PoolSnapshot& snap)
+{
+    w.family("drover_requests_total", MetricType::counter, "Requests answered, by protocol and status class.");
+    for (size_t p = 0; p < kProtocolCount; ++p) {
+        const char* proto = protocol_name(static_cast<Protocol>(p));
+        for (size_t c = 0; c < kStatusClasses; ++c)
+            w.sample("drover_requests_total", {{"protocol", proto}, {"status_class", kStatusClassNames[c]}},
+                     snap.protocols[p].requests_by_class[c]);
+    }
+
+    w.family("drover_request_duration_seconds", MetricType::histogram,
+             "Time from the request head to the last byte of the response, by protocol.");
+    for (size_t p = 0; p < kProtocolCount; ++p) {
+        const ProtocolTotals& t = snap.protocols[p];
+        w.histogram("drover_request_duration_seconds", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
+                    kDurationBounds, t.duration_buckets, static_cast<double>(t.duration_us_sum) / 1e6);
+    }
+
+    w.family("drover_request_bytes_total", MetricType::counter, "Bytes of request bodies read, by protocol.");
+    for (size_t p = 0; p < kProtocolCount; ++p)
+        w.sample("drover_request_bytes_total", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
+                 snap.protocols[p].request_bytes);
+
+    w.family("drover_response_bytes_total", MetricType::counter, "Bytes of responses written, by protocol.");
+    for (size_t p = 0; p < kProtocolCount; ++p)
+        w.sample("drover_response_bytes_total", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
+                 snap.protocols[p].response_bytes);
+
+    w.family("drover_requests_in_flight", MetricType::gauge, "Requests being handled now (workers in state busy).");
+    w.sample("drover_requests_in_flight", {}, snap.workers_in(WorkerState::busy));
+
+    w.family("drover_accepted_connections_total", MetricType::counter, "Connections accepted by workers.");
+    w.sample("drover_accepted_connections_total", {}, snap.accepted_connections);
+}
+
+void write_workers(ExpositionWriter& w, const PoolState& pool, const PoolSnapshot& snap)
+{
+    w.family("drover_workers", MetricType::gauge, "Live worker processes, by state.");
+    for (WorkerState s : kExportedStates)
+        w.sample("drover_workers", {{"state", worker_state_name(s)}}, snap.workers_in(s));
+
+    w.family("drover_workers_target", MetricType::gauge, "Worker processes the master aims to keep.");
+    w.sample("drover_workers_target", {}, pool.target_workers);
+    w.family("drover_workers_max", MetricType::gauge, "The configured limit of worker processes.");
+    w.sample("drover_workers_max", {}, pool.max_workers);
+
+    w.family("drover_worker_restarts_total", MetricType::counter, "Workers replaced, by reason.");
+    for (size_t i = 0; i < kRestartReasons.size(); ++i)
+        w.sample("drover_worker_restarts_total", {{"reason", kRestartReasons[i]}}, pool.restarts[i]);
+
+    char pid_buf[24], slot_buf[24];
+    w.family("drover_worker_resident_memory_bytes", MetricType::gauge, "Resident memory of each live worker.");
+    for (const WorkerSnapshot& ws : snap.workers) {
+        if (ws.has_proc)
+            w.sample("drover_worker_resident_memory_bytes",
+                     {{"pid", number_label(pid_buf, static_cast<uint64_t>(ws.pid))},
+                      {"slot", number_label(slot_buf, ws.slot)}},
+                     ws.rss_bytes);
+    }
+    w.family("drover_worker_cpu_seconds_total", MetricType::counter, "User and system CPU time of each live worker.");
+    for (const WorkerSnapshot& ws : snap.workers) {
+        if (ws.has_proc)
+            w.sample("drover_worker_cpu_seconds_total",
+                     {{"pid", number_label(pid_buf, static_cast<uint64_t>(ws.pid))},
+                      {"slot", number_label(slot_buf, ws.slot)}},
+                     ws.cpu_seconds);
+    }
+
+    w.family("drover_crash_loop_backoff_seconds", MetricType::gauge,
+             "Delay before the next spawn while workers fail to boot; 0 when not backing off.");
+    w.sample("drover_crash_loop_backoff_seconds", {}, pool.crash_loop ? pool.crash_backoff_seconds : 0.0);
+
+    w.family("drover_max_workers_reached_total", MetricType::counter,
+             "Times scaling wanted more workers than the configured maximum.");
+    w.sample("drover_max_workers_reached_total", {}, pool.max_workers_reached);
+}
+
+void write_listeners(ExpositionWriter& w, const PoolSnapshot& snap)
+{
+    w.family("drover_listener_queue_length", MetricType::gauge,
+             "Connections waiting in a listening socket's accept queue.");
+    for (const ListenerSnapshot& ls : snap.listeners) {
+        if (ls.queue.has_length)
+            w.sample("drover_listener_queue_length",
+                     {{"listener", ls.listener->name}, {"protocol", ls.listener->protocol}}, ls.queue.length);
+    }
+    w.family("drover_listener_backlog", MetricType::gauge, "Maximum length of a listening socket's accept queue.");
+    for (const ListenerSnapshot& ls : snap.listeners)
+        w.sample("drover_listener_backlog", {{"listener", ls.listener->name}, {"protocol", ls.listener->protocol}},
+                 ls.queue.backlog);
+}
+
+void write_master(ExpositionWriter& w, const PoolState& pool)
+{
+    w.family("drover_reloads_total", MetricType::counter, "Reloads (SIGHUP), by result; a failed one was rolled back.");
+    w.sample("drover_reloads_total", {{"result", "success"}}, pool.reloads_ok);
+    w.sample("drover_reloads_total", {{"result", "failure"}}, pool.reloads_failed);
+
+    w.family("drover_generation", MetricType::gauge, "The current worker generation; each successful reload adds one.");
+    w.sample("drover_generation", {}, pool.generation);
+
+    w.family("drover_slow_requests_total", MetricType::counter,
+             "Requests that ran past slow_request_timeout (their traceback was logged).");
+    w.sample("drover_slow_requests_total", {}, pool.slow_requests);
+    w.family("drover_request_timeouts_total", MetricType::counter,
+             "Requests that ran past timeout; their worker was killed and replaced.");
+    w.sample("drover_request_timeouts_total", {}, pool.timeouts);
+
+    w.family("drover_build_info", MetricType::gauge, "Always 1; the labels name the drover and Python versions.");
+    w.sample("drover_build_info", {{"version", DROVER_VERSION}, {"python", pool.python_version}}, 1);
+}
+
+/// The standard process_* families that client libraries export, for the master.
+void write_process(ExpositionWriter& w)
+{
+    ProcStat self;
+    if (read_self_proc_stat(self)) {
+        w.family("process_cpu_seconds_total", MetricType::counter, "Total user and system CPU time spent in seconds.");
+        w.sample("process_cpu_seconds_total", {}, self.cpu_seconds());
+        w.family("process_resident_memory_bytes", MetricType::gauge, "Resident memory size in bytes.");
+        w.sample("process_resident_memory_bytes", {}, self.rss_bytes());
+        w.family("process_virtual_memory_bytes", MetricType::gauge, "Virtual memory size in bytes.");
+        w.sample("process_virtual_memory_bytes", {}, self.vsize_bytes);
+        w.family("process_start_time_seconds", MetricType::gauge,
+                 "Start time of the process since unix epoch in seconds.");
+        w.sample("process_start_time_seconds", {}, self.start_time_unix());
+    }
+    int64_t open_fds = count_open_fds();
+    if (open_fds >= 0) {
+        w.family("process_open_fds", MetricType::gauge, "Number of open file descriptors.");
+        w.sample("process_open_fds", {}, open_fds);
+    }
+    int64_t max_fds = max_open_fds();
+    if (max_fds >= 0) {
+        w.family("process_max_fds", MetricType::gauge, "Maximum number of open file descriptors.");
+        w.sample("process_max_fds", {}, max_fds);
+    }
+}
+
+} // namespace
+
+uint64_t PoolSnapshot::listen_queue() const
+{
+    uint64_t total = 0;
+    for (const ListenerSnapshot& ls : listeners)
+        total += ls.queue.has_length ? ls.queue.length : 0;
+    return total;
+}
+
+uint64_t PoolSnapshot::listen_backlog() const
+{
+    uint64_t total = 0;
+    for (const ListenerSnapshot& ls : listeners)
+        total += ls.queue.backlog;
+    return total;
+}
+
+uint64_t monotonic_now_ns()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns)
+{
+    PoolSnapshot snap;
+    snap.workers.reserve(pool.workers.size());
+    const uint32_t slot_count = pool.scoreboard != nullptr ? pool.scoreboard->slot_count() : 0;
+    for (const WorkerInfo& info : pool.workers) {
+        if (info.slot >= slot_count)
+            continue;  // no scoreboard, or a slot index the master got wrong: nothing to read
+        const Slot& slot = pool.scoreboard->slot(info.slot);
+        add_slot(snap, slot);
+
+        WorkerSnapshot& ws = snap.workers.emplace_back();
+        ws.pid = info.pid;
+        ws.slot = info.slot;
+        ws.generation = info.generation;
+        WorkerState state = slot.load_state();
+        ws.state = state == WorkerState::empty ? WorkerState::starting : state;
+        snap.workers_by_state[static_cast<size_t>(ws.state)] += 1;
+        ws.requests_served = slot.requests_served.load();
+        uint64_t started = slot.request_start_ns.load(std::memory_order_acquire);
+        if (ws.state == WorkerState::busy && started != 0 && now_monotonic_ns > started)
+            ws.request_seconds = static_cast<double>(now_monotonic_ns - started) / 1e9;
+        ws.summary_size = slot.read_summary(ws.summary, sizeof ws.summary);
+
+        ProcStat stat;
+        if (info.pid > 0 && read_proc_stat(info.pid, stat)) {
+            ws.has_proc = true;
+            ws.cpu_seconds = stat.cpu_seconds();
+            ws.rss_bytes = stat.rss_bytes();
+        }
+    }
+    if (pool.retired != nullptr)
+        add_retired(snap, *pool.retired);
+
+    snap.listeners.reserve(pool.listeners.size());
+    for (const ListenerState& listener : pool.listeners)
+        snap.listeners.push_back(ListenerSnapshot{&listener, read_listen_queue(listener)});
+    return snap;
+}
+
+void PoolPeaks::observe(const PoolSnapshot& snapshot)
+{
+    listen_queue = std::max(listen_queue, snapshot.listen_queue());
+    active_processes = std::max(active_processes, snapshot.workers_in(WorkerState::busy));
+}
+
+std::string format_metrics(const PoolState& pool, const PoolSnapshot& snapshot)
+{
+    std::string out;
+    // About 9 KB of fixed families and 200 bytes per worker: one allocation.
+    out.reserve(12288 + 256 * snapshot.workers.size() + 256 * snapshot.listeners.size());
+    ExpositionWriter w(out);
+    write_requests(w, snapshot);
+    write_workers(w, pool, snapshot);
+    write_listeners(w, snapshot);
+    write_master(w, pool);
+    write_process(w);
+    return out;
+}
+
+std::string collect_metrics(const PoolState& pool, PoolPeaks* peaks)
+{
+    PoolSnapshot snapshot = take_snapshot(pool, monotonic_now_ns());
+    if (peaks != nullptr)
+        peaks->observe(snapshot);
+    return format_metrics(pool, snapshot);
+}
+
+} // namespace drover

@@ -1,0 +1,95 @@
+// Reading the scoreboard, the listeners and /proc into one snapshot of the
+// pool, and writing the snapshot as Prometheus metric families.
+//
+// Counters are the sum of the live workers' slots and the retired totals the
+// master folded in when it reaped a worker; the master folds a slot and drops
+// the worker from PoolState::workers in the same step of its loop, so a
+// counter never goes backwards across restarts and reloads. Only the slots of
+// live workers are read: a reaped worker's slot keeps its old counters until
+// it is reset for the next fork and must not be counted twice.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ipc/slot.hpp"
+#include "metrics/listen_queue.hpp"
+#include "metrics/pool_state.hpp"
+
+namespace drover {
+
+/// Request statistics of one protocol, summed over live and retired workers.
+struct ProtocolTotals {
+    std::array<uint64_t, kStatusClasses> requests_by_class{};
+    std::array<uint64_t, kDurationBuckets> duration_buckets{};  // not cumulative
+    uint64_t duration_us_sum = 0;
+    uint64_t request_bytes = 0;
+    uint64_t response_bytes = 0;
+};
+
+struct WorkerSnapshot {
+    pid_t pid = 0;
+    uint32_t slot = 0;
+    uint32_t generation = 0;
+    /// A live worker whose slot still says `empty` (forked, not yet running)
+    /// is reported as `starting`.
+    WorkerState state = WorkerState::starting;
+    uint64_t requests_served = 0;
+    double request_seconds = 0;  ///< age of the current request; 0 when none
+    bool has_proc = false;       ///< /proc/PID/stat was readable
+    double cpu_seconds = 0;
+    uint64_t rss_bytes = 0;
+    size_t summary_size = 0;
+    char summary[Slot::kSummaryBytes] = {};
+};
+
+struct ListenerSnapshot {
+    const ListenerState* listener = nullptr;  ///< points into the PoolState
+    ListenQueue queue;
+};
+
+struct PoolSnapshot {
+    std::array<ProtocolTotals, kProtocolCount> protocols{};
+    uint64_t accepted_connections = 0;
+    uint64_t requests_served = 0;
+    /// Live workers per WorkerState (index = the enum value).
+    std::array<uint32_t, 5> workers_by_state{};
+    std::vector<WorkerSnapshot> workers;
+    std::vector<ListenerSnapshot> listeners;
+
+    uint32_t workers_in(WorkerState state) const { return workers_by_state[static_cast<size_t>(state)]; }
+    /// Connections waiting in all listeners' accept queues (those the kernel reported).
+    uint64_t listen_queue() const;
+    /// The sum of the listeners' backlogs.
+    uint64_t listen_backlog() const;
+};
+
+/// One pass over the live workers' slots, one read of each worker's
+/// /proc/PID/stat, one query per listener. `now_monotonic_ns` (CLOCK_MONOTONIC)
+/// ages the current requests. The snapshot points into `pool`.
+PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns);
+uint64_t monotonic_now_ns();
+
+/// PHP-FPM's "max listen queue" and "max active processes": the highest
+/// values seen since the tracker was made. drover does not sample between
+/// scrapes, so these are the maxima seen when /metrics or /status was read;
+/// a peak that comes and goes between two scrapes is missed.
+struct PoolPeaks {
+    uint64_t listen_queue = 0;
+    uint32_t active_processes = 0;
+
+    void observe(const PoolSnapshot& snapshot);
+};
+
+/// The whole /metrics body: the drover_* families, the listener queues, and
+/// the standard process_* families of the calling (master) process. When
+/// `peaks` is given, the snapshot is also recorded there.
+std::string collect_metrics(const PoolState& pool, PoolPeaks* peaks = nullptr);
+/// The same for a snapshot already taken.
+std::string format_metrics(const PoolState& pool, const PoolSnapshot& snapshot);
+
+} // namespace drover

@@ -1,0 +1,271 @@
+#include "metrics/server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "ipc/scoreboard.hpp"
+#include "ipc/unique_fd.hpp"
+
+namespace drover {
+namespace {
+
+class FakeSource : public PoolStateSource {
+public:
+    PoolState pool_state() const override { return state; }
+    PoolState state;
+};
+
+struct HttpResponse {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // names lowercased
+    std::string body;
+    std::string raw;
+};
+
+/// A blocking HTTP/1.0 exchange: the server closes the connection after
+/// the answer, so the response is everything up to EOF.
+HttpResponse fetch(int family, uint16_t port, const std::string& request)
+{
+    HttpResponse r;
+    UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return r;
+    timeval timeout{5, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_storage addr{};
+    socklen_t len;
+    if (family == AF_INET6) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        a->sin6_port = htons(port);
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a->sin_port = htons(port);
+        len = sizeof *a;
+    }
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0)
+        return r;
+    if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+        return r;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0)
+        r.raw.append(buf, static_cast<size_t>(n));
+
+    size_t head_end = r.raw.find("\r\n\r\n");
+    if (head_end == std::string::npos || !r.raw.starts_with("HTTP/1."))
+        return r;
+    r.status = std::stoi(r.raw.substr(9, 3));
+    size_t pos = r.raw.find("\r\n") + 2;
+    while (pos < head_end) {
+        size_t eol = r.raw.find("\r\n", pos);
+        std::string line = r.raw.substr(pos, eol - pos);
+        size_t colon = line.find(':');
+        std::string name = line.substr(0, colon);
+        for (char& c : name)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        size_t value = line.find_first_not_of(' ', colon + 1);
+        r.headers[name] = value == std::string::npos ? "" : line.substr(value);
+        pos = eol + 2;
+    }
+    r.body = r.raw.substr(head_end + 4);
+    return r;
+}
+
+class ServerTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        base.reset(event_base_new());
+        ASSERT_TRUE(base);
+        sb.slot(0).set_state(WorkerState::idle);
+        sb.slot(0).counters.record(Protocol::http, 200, 1000, 1, 1);
+        source.state.scoreboard = &sb;
+        source.state.retired = &retired;
+        source.state.pm = "static";
+        source.state.workers = {{::getpid(), 0, 1, 0}};
+    }
+
+    /// Runs the server's loop (as the master would) while a client thread
+    /// makes one request.
+    HttpResponse exchange(MetricsServer& server, const std::string& request, int family = AF_INET)
+    {
+        std::atomic<bool> done{false};
+        HttpResponse response;
+        uint16_t port = server.port();
+        std::thread client([&] {
+            response = fetch(family, port, request);
+            done = true;
+        });
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!done && std::chrono::steady_clock::now() < deadline) {
+            event_base_loop(base.get(), EVLOOP_NONBLOCK);
+            timespec ts{0, 1'000'000};
+            ::nanosleep(&ts, nullptr);
+        }
+        client.join();
+        return response;
+    }
+
+    HttpResponse get(MetricsServer& server, const std::string& path)
+    {
+        return exchange(server, "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    }
+
+    struct BaseFree {
+        void operator()(event_base* b) const { event_base_free(b); }
+    };
+    std::unique_ptr<event_base, BaseFree> base;
+    Scoreboard sb{2};
+    RetiredTotals retired;
+    FakeSource source;
+};
+
+TEST_F(ServerTest, MetricsAnswersTheTextFormat)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    HttpResponse r = get(server, "/metrics");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
+    EXPECT_NE(r.body.find("drover_requests_total{protocol=\"http\",status_class=\"2xx\"} 1\n"), std::string::npos);
+    EXPECT_NE(r.body.find("# TYPE drover_request_duration_seconds histogram\n"), std::string::npos);
+
+    HttpResponse q = get(server, "/metrics?name[]=drover_workers");
+    EXPECT_EQ(q.status, 200);
+}
+
+TEST_F(ServerTest, HealthzIs200WhileAWorkerCanServeAnd503Otherwise)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    HttpResponse ok = get(server, "/healthz");
+    EXPECT_EQ(ok.status, 200) << ok.raw;
+    EXPECT_EQ(ok.body, "ok: 1 workers ready\n");
+    EXPECT_EQ(ok.headers["content-type"], "text/plain; charset=utf-8");
+
+    source.state.crash_loop = true;
+    source.state.crash_backoff_seconds = 2;
+    HttpResponse crash = get(server, "/healthz");
+    EXPECT_EQ(crash.status, 503) << crash.raw;
+    EXPECT_EQ(crash.body, "crash loop: workers fail to boot; next spawn in 2.000s\n");
+
+    source.state.crash_loop = false;
+    sb.slot(0).set_state(WorkerState::starting);
+    HttpResponse starting = get(server, "/healthz");
+    EXPECT_EQ(starting.status, 503);
+    EXPECT_EQ(starting.body, "no worker ready: 1 starting, 0 stopping\n");
+}
+
+TEST_F(ServerTest, StatusAnswersJson)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    HttpResponse r = get(server, "/status");
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    EXPECT_TRUE(r.body.starts_with("{\"pool\": {")) << r.body;
+    EXPECT_NE(r.body.find("\"pm\": \"static\""), std::string::npos);
+    EXPECT_NE(r.body.find("\"state\": \"idle\""), std::string::npos);
+}
+
+TEST_F(ServerTest, UnknownPathIs404)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    for (const char* path : {"/", "/metrics/", "/nope", "/healthz/x"}) {
+        HttpResponse r = get(server, path);
+        EXPECT_EQ(r.status, 404) << path << "\n" << r.raw;
+    }
+}
+
+TEST_F(ServerTest, OtherMethodsAre405WithAllow)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH"}) {
+        HttpResponse r = exchange(server, std::string(method) + " /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+        EXPECT_EQ(r.status, 405) << method << "\n" << r.raw;
+        EXPECT_EQ(r.headers["allow"], "GET, HEAD") << method;
+    }
+}
+
+TEST_F(ServerTest, HeadHasTheHeadersButNoBody)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    HttpResponse r = exchange(server, "HEAD /metrics HTTP/1.0\r\n\r\n");
+    EXPECT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_EQ(r.body, "");
+    EXPECT_GT(std::stoul(r.headers["content-length"]), 1000u) << "the length a GET would have";
+}
+
+TEST_F(ServerTest, ExposesTheBoundSocket)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    EXPECT_GE(server.fd(), 0);
+    EXPECT_NE(::fcntl(server.fd(), F_GETFD), -1);
+    EXPECT_NE(server.port(), 0);
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(server.fd(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    EXPECT_EQ(ntohs(addr.sin_port), server.port());
+}
+
+TEST_F(ServerTest, ServesIPv6)
+{
+    UniqueFd probe(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in6 any{};
+    any.sin6_family = AF_INET6;
+    any.sin6_addr = in6addr_loopback;
+    if (!probe || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&any), sizeof any) != 0)
+        GTEST_SKIP() << "no IPv6 loopback here";
+    MetricsServer server(base.get(), "[::1]:0", source);
+    HttpResponse r = exchange(server, "GET /healthz HTTP/1.0\r\n\r\n", AF_INET6);
+    EXPECT_EQ(r.status, 200) << r.raw;
+}
+
+TEST_F(ServerTest, BindFailureNamesTheAddressAndTheError)
+{
+    MetricsServer first(base.get(), "127.0.0.1:0", source);
+    std::string address = "127.0.0.1:" + std::to_string(first.port());
+    try {
+        MetricsServer second(base.get(), address, source);
+        FAIL() << "binding a port in use did not throw";
+    } catch (const std::runtime_error& e) {
+        std::string what = e.what();
+        EXPECT_NE(what.find(address), std::string::npos) << what;
+        EXPECT_NE(what.find("Address already in use"), std::string::npos) << what;
+    }
+}
+
+TEST_F(ServerTest, MalformedAddressThrows)
+{
+    for (const char* bad : {"9100", "127.0.0.1:", ":9100", "127.0.0.1:99999", "[::1]9100", "127.0.0.1:9x"}) {
+        try {
+            MetricsServer server(base.get(), bad, source);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const std::runtime_error& e) {
+            EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+        }
+    }
+}
+
+} // namespace
+} // namespace drover

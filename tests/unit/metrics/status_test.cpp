@@ -1,0 +1,177 @@
+#include "metrics/status.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <string>
+
+#include "ipc/scoreboard.hpp"
+#include "run_tool.hpp"
+
+namespace drover {
+namespace {
+
+std::string json_string(std::string_view text)
+{
+    std::string out;
+    append_json_string(out, text);
+    return out;
+}
+
+TEST(JsonString, EscapesQuotesBackslashesAndControlBytes)
+{
+    EXPECT_EQ(json_string("GET /x"), "\"GET /x\"");
+    EXPECT_EQ(json_string("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(json_string("\n\r\t"), "\"\\n\\r\\t\"");
+    EXPECT_EQ(json_string(std::string_view("\x00\x01\x1f", 3)), "\"\\u0000\\u0001\\u001f\"");
+    EXPECT_EQ(json_string("\x7f"), "\"\\u007f\"");
+}
+
+TEST(JsonString, NonAsciiBytesBecomeEscapesSoAnyBytesGiveValidAscii)
+{
+    // Invalid UTF-8 from a client must not make the page invalid JSON.
+    EXPECT_EQ(json_string("\xff\xc3("), "\"\\u00ff\\u00c3(\"");
+}
+
+class StatusTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        Slot& idle = sb.slot(0);
+        idle.set_state(WorkerState::idle);
+        idle.counters.accepted_connections.add(3);
+        idle.requests_served.add(7);
+        idle.begin_request(1, "http GET /done");
+        idle.end_request();
+        idle.set_state(WorkerState::idle);
+
+        Slot& busy = sb.slot(1);
+        busy.begin_request(now_ns - 2'500'000'000, std::string_view("http GET /\"q\\\x01\xff\n", 16));
+        busy.counters.accepted_connections.add(1);
+
+        sb.slot(2).set_state(WorkerState::starting);
+
+        retired.accepted_connections = 10;
+        pool.start_time_unix = 1'700'000'000.75;
+        pool.generation = 2;
+        pool.pm = "dynamic";
+        pool.max_workers_reached = 5;
+        pool.slow_requests = 6;
+        pool.listeners = {{"http://127.0.0.1:1", "http", -1, false, 100},
+                          {"scgi://127.0.0.1:2", "scgi", -1, false, 28}};
+        pool.workers = {{::getpid(), 0, 2, 0}, {::getpid(), 1, 2, 0}, {::getpid(), 2, 2, 0}};
+        pool.scoreboard = &sb;
+        pool.retired = &retired;
+    }
+
+    std::string render(const PoolPeaks& peaks)
+    {
+        PoolSnapshot snap = take_snapshot(pool, now_ns);
+        return status_json(pool, snap, peaks, pool.start_time_unix + 42.5);
+    }
+
+    Scoreboard sb{4};
+    RetiredTotals retired;
+    PoolState pool;
+    uint64_t now_ns = 1'000'000'000'000;
+};
+
+TEST_F(StatusTest, PythonJsonReadsThePoolAndWorkers)
+{
+    PoolPeaks peaks;
+    peaks.listen_queue = 9;
+    peaks.active_processes = 4;
+    const char* script = R"(
+import json, sys
+doc = json.load(sys.stdin)
+pool = doc["pool"]
+for key in ["start_time", "start_since", "accepted_conn", "listen_queue", "max_listen_queue",
+            "listen_queue_len", "idle_processes", "active_processes", "total_processes",
+            "max_active_processes", "max_children_reached", "slow_requests", "generation", "pm"]:
+    assert key in pool, key
+print(pool["start_time"], pool["start_since"], pool["accepted_conn"], pool["listen_queue"],
+      pool["max_listen_queue"], pool["listen_queue_len"], pool["idle_processes"], pool["active_processes"],
+      pool["total_processes"], pool["max_active_processes"], pool["max_children_reached"],
+      pool["slow_requests"], pool["generation"], pool["pm"])
+for w in doc["workers"]:
+    assert sorted(w) == sorted(["pid", "slot", "generation", "state", "requests", "request_duration",
+                                "request", "rss", "cpu"]), w
+    print(w["slot"], w["generation"], w["state"], w["requests"], w["request_duration"], ascii(w["request"]),
+          w["rss"] > 0, w["cpu"] >= 0)
+)";
+    test::ToolResult r = test::run_python(script, render(peaks));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output,
+              "1700000000 42 14 0 9 128 1 1 3 4 5 6 2 dynamic\n"
+              "0 2 idle 8 0 'http GET /done' True True\n"
+              "1 2 busy 0 2.5 'http GET /\"q\\\\\\x01\\xff\\n' True True\n"
+              "2 2 starting 0 0 '' True True\n");
+}
+
+TEST_F(StatusTest, MaximaAreNeverBelowTheCurrentValues)
+{
+    std::string out = render(PoolPeaks{});
+    EXPECT_NE(out.find("\"max_active_processes\": 1"), std::string::npos) << out;
+    EXPECT_NE(out.find("\"max_listen_queue\": 0"), std::string::npos) << out;
+}
+
+TEST_F(StatusTest, TrackedPeaksAreUpdatedByEachCall)
+{
+    PoolPeaks peaks;
+    status_json(pool, &peaks);
+    EXPECT_EQ(peaks.active_processes, 1u);
+    sb.slot(0).begin_request(now_ns, "x");  // now two busy
+    status_json(pool, &peaks);
+    EXPECT_EQ(peaks.active_processes, 2u);
+    sb.slot(0).end_request();
+    sb.slot(0).set_state(WorkerState::idle);
+    std::string out = status_json(pool, &peaks);
+    EXPECT_EQ(peaks.active_processes, 2u);
+    EXPECT_NE(out.find("\"active_processes\": 1"), std::string::npos);
+    EXPECT_NE(out.find("\"max_active_processes\": 2"), std::string::npos);
+}
+
+TEST_F(StatusTest, HealthyWithAnIdleOrBusyWorker)
+{
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.body, "ok: 2 workers ready\n");
+
+    sb.slot(0).set_state(WorkerState::stopping);  // only the busy one left
+    EXPECT_EQ(health(pool).status, 200);
+}
+
+TEST_F(StatusTest, UnhealthyWhenNoWorkerCanServe)
+{
+    sb.slot(0).set_state(WorkerState::stopping);
+    sb.slot(1).set_state(WorkerState::starting);
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "no worker ready: 2 starting, 1 stopping\n");
+
+    pool.workers.clear();
+    a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "no workers\n");
+}
+
+TEST_F(StatusTest, UnhealthyWhileStoppingOrInACrashLoop)
+{
+    pool.stopping = true;
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_NE(a.body.find("stopping"), std::string::npos);
+
+    pool.stopping = false;
+    pool.crash_loop = true;
+    pool.crash_backoff_seconds = 4;
+    a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "crash loop: workers fail to boot; next spawn in 4.000s\n");
+
+    EXPECT_EQ(a.body.find('\n'), a.body.size() - 1) << "one line";
+}
+
+} // namespace
+} // namespace drover
