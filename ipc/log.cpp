@@ -93,7 +93,7 @@ std::string format_timestamp(int64_t unix_ns)
     time_t secs = static_cast<time_t>(unix_ns / 1000000000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    char buf[40];
+    char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((unix_ns / 1000000) % 1000));
     return buf;

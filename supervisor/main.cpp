@@ -62,7 +62,7 @@ int main(int argc, char** argv)
         AccessLog::configure("");
         std::vector<Listener> listeners = open_listeners(config.listeners);
         write_pidfile(config.pidfile);
-        Master master(config, std::move(listeners));
+        Master master(cmd, config, std::move(listeners));
         int rc = master.run();
         if (!config.pidfile.empty())
             ::unlink(config.pidfile.c_str());

@@ -1,16 +1,22 @@
 #include "supervisor/master.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "ipc/log.hpp"
+#include "metrics/server.hpp"
+#include "supervisor/limits.hpp"
 #include "supervisor/spawner.hpp"
 
 namespace drover {
@@ -18,12 +24,18 @@ namespace drover {
 namespace {
 
 constexpr double kTickSeconds = 0.1;
+/// How long faulthandler gets to write a timed-out worker's traceback
+/// before SIGKILL.
+constexpr double kTracebackGrace = 0.3;
+/// RSS is read from /proc once a second, not every tick.
+constexpr uint64_t kRssEveryTicks = 10;
 
 uint32_t slot_count_for(const Config& c)
 {
-    // Two generations side by side during a reload, plus scaling headroom.
-    uint32_t peak = std::max(c.workers, c.pm == ProcessManager::static_pool ? c.workers : c.max_workers);
-    return std::min<uint32_t>(2 * peak + 16, 4096);
+    // Two generations side by side during a reload, plus scaling headroom
+    // (SIGTTIN may raise the target up to half the slots).
+    uint32_t peak = std::max(c.workers, c.max_workers);
+    return std::min<uint32_t>(2 * peak + 16, 2 * kMaxWorkerCount + 16);
 }
 
 std::string signal_name(int sig)
@@ -32,10 +44,41 @@ std::string signal_name(int sig)
     return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+uint64_t read_rss_mib(pid_t pid)
+{
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/statm", static_cast<long>(pid));
+    std::ifstream in(path);
+    uint64_t size = 0, resident = 0;
+    if (!(in >> size >> resident))
+        return 0;
+    return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) / (1024 * 1024);
+}
+
+size_t restart_index(StopReason reason)
+{
+    switch (reason) {
+    case StopReason::crash: return 0;
+    case StopReason::timeout: return 1;
+    case StopReason::max_requests: return 2;
+    case StopReason::max_rss: return 3;
+    case StopReason::max_lifetime: return 4;
+    case StopReason::reload: return 5;
+    case StopReason::scale_down: return 6;
+    default: return kRestartReasons.size();
+    }
+}
+
+std::string worker_name(const WorkerProcess& w)
+{
+    return cat("worker ", static_cast<long>(w.pid), " (slot ", w.slot, ", generation ", w.generation, ")");
+}
+
 } // namespace
 
-Master::Master(Config config, std::vector<Listener> listeners)
-    : config_(std::move(config)),
+Master::Master(CommandLine cmd, Config config, std::vector<Listener> listeners)
+    : cmd_(std::move(cmd)),
+      config_(std::move(config)),
       listeners_(std::move(listeners)),
       scoreboard_(slot_count_for(config_)),
       table_(scoreboard_.slot_count()),
@@ -44,7 +87,9 @@ Master::Master(Config config, std::vector<Listener> listeners)
 {
     if (!base_)
         throw std::runtime_error("event_base_new() failed");
-    target_ = config_.workers;
+    target_ = initial_target(config_);
+    previous_config_ = config_;
+    start_time_unix_ = static_cast<double>(::time(nullptr));
 }
 
 Master::~Master() = default;
@@ -61,9 +106,11 @@ int Master::run()
     signals_ = std::make_unique<SignalEvents>(base_.get());
     signals_->on(SIGCHLD, [this] {
         reap();
+        advance_reload();
         reconcile_worker_count();
         finish_stop_if_done();
     });
+    signals_->on(SIGHUP, [this] { reload(); });
     signals_->on(SIGTERM, [this] { graceful_stop("SIGTERM"); });
     signals_->on(SIGINT, [this] { graceful_stop("SIGINT"); });
     signals_->on(SIGQUIT, [this] { immediate_stop(); });
@@ -72,26 +119,39 @@ int Master::run()
     signals_->on(SIGTTOU, [this] { change_target(-1); });
     signals_->on(SIGPIPE, [] {});
 
+    if (!config_.metrics_address.empty())
+        metrics_ = std::make_unique<MetricsServer>(base_.get(), config_.metrics_address, *this);
+
     tick_event_.reset(event_new(
         base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->tick(); },
         this));
     struct timeval tv = {0, static_cast<suseconds_t>(kTickSeconds * 1e6)};
     event_add(tick_event_.get(), &tv);
 
-    log_info("drover ", DROVER_VERSION, " starting ", target_, " workers for ", config_.app.callable);
+    log_info("drover ", DROVER_VERSION, " serving ", config_.app.callable, " (pm ",
+             config_.pm == ProcessManager::static_pool    ? "static"
+             : config_.pm == ProcessManager::dynamic_pool ? "dynamic"
+                                                          : "ondemand",
+             ", ", target_, config_.pm == ProcessManager::static_pool ? " workers)" : " workers at most)");
     reconcile_worker_count();
     event_base_dispatch(base_.get());
 
+    metrics_.reset();
     remove_socket_files(listeners_);
     log_info("stopped");
     return 0;
 }
 
+// ---------------------------------------------------------------- the tick
+
 void Master::tick()
 {
+    ++ticks_;
     reap();
     observe_workers();
     enforce_limits();
+    advance_reload();
+    retire_replaced();
     reconcile_worker_count();
     finish_stop_if_done();
 }
@@ -137,65 +197,242 @@ void Master::on_worker_exit(const WorkerProcess& w, int status)
     } else {
         how = cat("ended with status ", status);
     }
-    std::string who = cat("worker ", static_cast<long>(w.pid), " (slot ", w.slot, ", generation ", w.generation, ")");
 
-    if (!ready) {
+    bool expected = w.stopping() && (clean || w.killed);
+    StopReason reason = expected ? w.stop_reason : StopReason::crash;
+    if (w.stop_reason == StopReason::timeout)
+        reason = StopReason::timeout;
+    if (size_t i = restart_index(reason); i < restarts_.size())
+        ++restarts_[i];
+
+    if (!ready && !w.stopping()) {
+        if (reload_.active && w.generation == generation_) {
+            ++reload_.boot_failures;
+            log_error(worker_name(w), " ", how, " before it was ready",
+                      WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitBootFailed
+                          ? " (the new application failed to load)"
+                          : "");
+            return;
+        }
         backoff_.failure(now());
-        log_error(who, " ", how, " before it was ready",
+        log_error(worker_name(w), " ", how, " before it was ready",
                   WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitBootFailed ? " (the application failed to load)"
                                                                                    : "",
                   "; failure ", backoff_.failures(), ", next attempt in ", backoff_.delay(), " s");
+        notify_status();
         return;
     }
-    if (w.stopping() && (clean || w.killed)) {
-        log_info(who, " ", how, " after ", uptime, " s (", stop_reason_name(w.stop_reason), ")");
+    if (expected) {
+        log_info(worker_name(w), " ", how, " after ", uptime, " s (", stop_reason_name(w.stop_reason), ")");
         return;
     }
-    log_error(who, " ", how, " after ", uptime, " s", w.stopping() ? " while stopping" : "; replacing it");
+    log_error(worker_name(w), " ", how, " after ", uptime, " s",
+              w.stopping() ? cat(" while stopping (", stop_reason_name(w.stop_reason), ")") : "; replacing it");
 }
 
 void Master::observe_workers()
 {
+    double t = now();
     for (WorkerProcess& w : table_.workers()) {
-        if (w.ready)
-            continue;
-        WorkerState s = scoreboard_.slot(w.slot).load_state();
-        if (s == WorkerState::idle || s == WorkerState::busy) {
+        const Slot& slot = scoreboard_.slot(w.slot);
+        WorkerState s = slot.load_state();
+        if (!w.ready && (s == WorkerState::idle || s == WorkerState::busy)) {
             w.ready = true;
+            w.last_active = t;
             if (backoff_.active())
-                log_info("worker ", static_cast<long>(w.pid), " is ready: the application loads again");
+                log_info(worker_name(w), " is ready: the application loads again");
             backoff_.success();
+        }
+        uint64_t served = slot.requests_served.load();
+        if (s == WorkerState::busy || served != w.last_served) {
+            w.last_active = t;
+            w.last_served = served;
+        }
+    }
+    if (!announced_ready_ && state_ == State::running) {
+        uint32_t ready = 0;
+        for (const WorkerProcess& w : table_.workers())
+            ready += w.ready ? 1 : 0;
+        if (ready > 0 && (ready >= std::min(target_, config_.workers) || config_.pm == ProcessManager::ondemand)) {
+            announced_ready_ = true;
+            sd_notify(0, "READY=1");
+            notify_status();
         }
     }
 }
 
 void Master::enforce_limits()
 {
-    // Request timeouts, recycling and scaling come with the scoreboard policy.
+    double t = now();
+    uint64_t now_ns = static_cast<uint64_t>(t * 1e9);
+    bool read_rss = config_.max_rss_mib > 0 && ticks_ % kRssEveryTicks == 0;
+    for (WorkerProcess& w : table_.workers()) {
+        // A timed-out worker had its traceback asked for; now it goes.
+        if (w.timeout_dump_at > 0 && !w.killed && t - w.timeout_dump_at >= kTracebackGrace) {
+            w.killed = true;
+            ::kill(w.pid, SIGKILL);
+        }
+        // Graceful stops that overrun graceful_timeout are escalated.
+        if (w.stop_sent_at > 0 && !w.killed && t - w.stop_sent_at > config_.graceful_timeout) {
+            log_warning(worker_name(w), " did not stop within graceful_timeout (", config_.graceful_timeout,
+                        " s): killing it");
+            w.killed = true;
+            ::kill(w.pid, SIGKILL);
+        }
+        if (!w.ready || w.killed || w.timeout_dump_at > 0)
+            continue;
+
+        const Slot& slot = scoreboard_.slot(w.slot);
+        SlotReading r;
+        uint64_t start_ns = slot.request_start_ns.load(std::memory_order_acquire);
+        r.busy = start_ns != 0 && slot.load_state() == WorkerState::busy;
+        r.request_age = r.busy && now_ns > start_ns ? static_cast<double>(now_ns - start_ns) / 1e9 : 0;
+        r.request_seq = slot.request_seq.load(std::memory_order_relaxed);
+        r.requests_served = slot.requests_served.load();
+        if (read_rss)
+            r.rss_mib = read_rss_mib(w.pid);
+
+        LimitDecision d = check_limits(config_, w, r, t);
+        char summary[Slot::kSummaryBytes];
+        switch (d.action) {
+        case LimitAction::none: break;
+        case LimitAction::log_slow:
+            slot.read_summary(summary, sizeof summary);
+            log_warning("slow request: ", worker_name(w), " has been busy for ", r.request_age, " s on '", summary,
+                        "'; its traceback follows");
+            ::kill(w.pid, SIGUSR2);
+            w.slow_logged_seq = r.request_seq;
+            ++slow_requests_;
+            break;
+        case LimitAction::timeout:
+            slot.read_summary(summary, sizeof summary);
+            log_error("request timeout: ", worker_name(w), " has been busy for ", r.request_age, " s (timeout ",
+                      config_.timeout, " s) on '", summary, "'; its traceback follows, then it is killed and replaced");
+            ::kill(w.pid, SIGUSR2);
+            w.timeout_dump_at = t;
+            w.stop_reason = StopReason::timeout;
+            ++timeouts_;
+            break;
+        case LimitAction::recycle:
+            log_info(worker_name(w), " reached ", stop_reason_name(d.reason), ": replacing it once a new worker is ready");
+            w.retire_reason = d.reason;
+            break;
+        }
+
+        // ondemand: a worker idle for idle_timeout goes.
+        if (config_.pm == ProcessManager::ondemand && !r.busy && w.retire_reason == StopReason::none &&
+            w.generation == generation_ && t - w.last_active > config_.idle_timeout) {
+            log_info(worker_name(w), " idle for ", config_.idle_timeout, " s: stopping it");
+            w.retire_reason = StopReason::scale_down;
+        }
+    }
+}
+
+void Master::retire_replaced()
+{
+    uint32_t old_stopping = 0;
+    for (const WorkerProcess& w : table_.workers())
+        if (w.generation != generation_ && w.stopping() && w.stop_reason == StopReason::reload)
+            ++old_stopping;
+
+    for (WorkerProcess& w : table_.workers()) {
+        if (w.retire_reason == StopReason::none || w.stopping())
+            continue;
+        switch (w.retire_reason) {
+        case StopReason::reload:
+            // Old generation: a few at a time, so in-flight work drains smoothly.
+            if (old_stopping < config_.max_unavailable) {
+                stop_worker(w, StopReason::reload);
+                ++old_stopping;
+            }
+            break;
+        case StopReason::scale_down: stop_worker(w, StopReason::scale_down); break;
+        default: {
+            // Recycling: only once the replacement serves.
+            WorkerProcess* r = w.replacement ? table_.find(w.replacement) : nullptr;
+            if (r && r->ready)
+                stop_worker(w, w.retire_reason);
+            else if (!r)
+                w.replacement = 0;  // it died: reconcile spawns another
+            break;
+        }
+        }
+    }
+}
+
+PoolCounts Master::count_pool() const
+{
+    PoolCounts c;
+    for (const WorkerProcess& w : table_.workers()) {
+        if (w.generation != generation_ || w.stopping() || w.retire_reason != StopReason::none)
+            continue;
+        ++c.serving;
+        switch (scoreboard_.slot(w.slot).load_state()) {
+        case WorkerState::idle: ++c.idle; break;
+        case WorkerState::busy: ++c.busy; break;
+        default: ++c.starting; break;
+        }
+    }
+    return c;
+}
+
+bool Master::listen_queue_waiting() const
+{
+    std::vector<struct pollfd> fds;
+    for (const Listener& l : listeners_)
+        fds.push_back(pollfd{l.fd.get(), POLLIN, 0});
+    return ::poll(fds.data(), fds.size(), 0) > 0;
 }
 
 void Master::reconcile_worker_count()
 {
-    if (state_ != State::running)
+    if (state_ != State::running || !backoff_.allows(now()))
         return;
-    uint32_t serving = table_.serving(generation_);
-    while (serving < target_workers()) {
-        if (!backoff_.allows(now()))
-            return;
-        bool was_backing_off = backoff_.active();
-        spawn_worker_now();
-        ++serving;
-        if (was_backing_off)
-            return;  // one probe at a time while the app fails to boot
+    bool probing = backoff_.active();  // one attempt at a time while the app fails to boot
+
+    // Recycled workers get their replacement first, whatever the pm mode.
+    pid_t needs_replacement = 0;
+    for (const WorkerProcess& w : table_.workers()) {
+        if (w.retire_reason != StopReason::none && w.retire_reason != StopReason::reload &&
+            w.retire_reason != StopReason::scale_down && !w.stopping() && w.replacement == 0) {
+            needs_replacement = w.pid;
+            break;  // one a tick
+        }
+    }
+    if (needs_replacement != 0) {
+        pid_t pid = spawn_worker_now();  // may grow the table: look the old one up again
+        if (WorkerProcess* old = table_.find(needs_replacement); old && pid > 0)
+            old->replacement = pid;
+    }
+
+    bool ondemand = config_.pm == ProcessManager::ondemand;
+    PoolCounts counts = count_pool();
+    ScalingDecision d = decide_scaling(config_, target_, counts, ondemand && listen_queue_waiting());
+    if (d.max_reached)
+        ++max_reached_;
+    for (uint32_t i = 0; i < d.spawn; ++i) {
+        if (spawn_worker_now() == 0 || probing)
+            break;
+    }
+    for (uint32_t i = 0; i < d.retire_idle; ++i) {
+        // The newest idle worker of this generation goes.
+        WorkerProcess* newest = nullptr;
+        for (WorkerProcess& w : table_.workers())
+            if (w.generation == generation_ && !w.stopping() && w.retire_reason == StopReason::none &&
+                scoreboard_.slot(w.slot).load_state() == WorkerState::idle &&
+                (!newest || w.spawned_at > newest->spawned_at))
+                newest = &w;
+        if (newest)
+            stop_worker(*newest, StopReason::scale_down);
     }
 }
 
-void Master::spawn_worker_now()
+pid_t Master::spawn_worker_now()
 {
     std::optional<uint32_t> slot = table_.take_slot();
     if (!slot) {
         log_error("no free scoreboard slot; not spawning");
-        return;
+        return 0;
     }
     Slot& s = scoreboard_.reset_slot(*slot);
     s.generation.store(generation_, std::memory_order_relaxed);
@@ -216,15 +453,17 @@ void Master::spawn_worker_now()
         log_error(pid.error().message());
         table_.release_slot(*slot);
         backoff_.failure(now());
-        return;
+        return 0;
     }
     WorkerProcess w;
     w.pid = *pid;
     w.slot = *slot;
     w.generation = generation_;
     w.spawned_at = now();
+    w.request_limit = request_limit_for(config_, std::uniform_real_distribution<double>(0.0, 1.0)(random_));
     table_.add(w);
-    log_info("spawned worker ", static_cast<long>(w.pid), " (slot ", w.slot, ", generation ", w.generation, ")");
+    log_info("spawned ", worker_name(w));
+    return w.pid;
 }
 
 void Master::stop_worker(WorkerProcess& w, StopReason reason)
@@ -234,32 +473,6 @@ void Master::stop_worker(WorkerProcess& w, StopReason reason)
     w.stop_reason = reason;
     w.stop_sent_at = now();
     ::kill(w.pid, SIGTERM);
-}
-
-void Master::graceful_stop(const char* why)
-{
-    if (state_ != State::running)
-        return;
-    state_ = State::stopping;
-    stop_deadline_ = now() + config_.graceful_timeout;
-    log_info(why, ": stopping gracefully (graceful_timeout ", config_.graceful_timeout, " s)");
-    for (WorkerProcess& w : table_.workers())
-        stop_worker(w, StopReason::shutdown);
-    finish_stop_if_done();
-}
-
-void Master::immediate_stop()
-{
-    if (state_ == State::quitting)
-        return;
-    state_ = State::quitting;
-    log_info("SIGQUIT: stopping now");
-    for (WorkerProcess& w : table_.workers()) {
-        w.stop_reason = StopReason::shutdown;
-        w.killed = true;
-        ::kill(w.pid, SIGKILL);
-    }
-    finish_stop_if_done();
 }
 
 void Master::finish_stop_if_done()
@@ -276,45 +489,12 @@ void Master::finish_stop_if_done()
                 continue;
             char summary[Slot::kSummaryBytes];
             scoreboard_.slot(w.slot).read_summary(summary, sizeof summary);
-            log_warning("graceful_timeout passed: killing worker ", static_cast<long>(w.pid),
+            log_warning("graceful_timeout passed: killing ", worker_name(w),
                         summary[0] ? cat(" (busy on '", summary, "')") : std::string());
             w.killed = true;
             ::kill(w.pid, SIGKILL);
         }
     }
-}
-
-void Master::reopen_logs()
-{
-    ErrorLog::reopen();
-    for (const WorkerProcess& w : table_.workers())
-        ::kill(w.pid, SIGUSR1);
-    log_info("SIGUSR1: log files reopened");
-}
-
-void Master::change_target(int delta)
-{
-    if (state_ != State::running)
-        return;
-    uint32_t limit = scoreboard_.slot_count() / 2;
-    if (delta > 0 && target_ < limit)
-        ++target_;
-    else if (delta < 0 && target_ > 1)
-        --target_;
-    else
-        return;
-    log_info(delta > 0 ? "SIGTTIN" : "SIGTTOU", ": ", target_, " workers");
-    // One fewer: the newest serving worker of this generation goes gracefully.
-    while (table_.serving(generation_) > target_) {
-        WorkerProcess* newest = nullptr;
-        for (WorkerProcess& w : table_.workers())
-            if (w.generation == generation_ && !w.stopping() && (!newest || w.spawned_at > newest->spawned_at))
-                newest = &w;
-        if (!newest)
-            break;
-        stop_worker(*newest, StopReason::scale_down);
-    }
-    reconcile_worker_count();
 }
 
 } // namespace drover

@@ -26,6 +26,7 @@ struct WorkerProcess {
     /// Set when the worker is to be replaced (recycling, reload, scale-down):
     /// it keeps serving until its replacement is ready, then gets SIGTERM.
     StopReason retire_reason = StopReason::none;
+    pid_t replacement = 0;           ///< the worker spawned to take over a recycled one
     uint64_t request_limit = 0;      ///< max_requests with this worker's jitter; 0: none
     uint64_t slow_logged_seq = 0;    ///< the request whose slowness was logged
     double timeout_dump_at = 0;      ///< when the timeout traceback was asked for

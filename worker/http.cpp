@@ -350,16 +350,17 @@ private:
         r.params.emplace_back("QUERY_STRING", std::string(field(UF_QUERY)));
         r.params.emplace_back("SERVER_PROTOCOL",
                               "HTTP/" + std::to_string(http_major_) + "." + std::to_string(http_minor_));
-        std::string_view host = r.param("HTTP_HOST");
+        // A copy: emplace_back below may move the string the param lives in.
+        std::string host(r.param("HTTP_HOST"));
         if (!host.empty()) {
             // "host", "host:port", "[v6]:port"
             size_t colon = host.rfind(':');
             size_t bracket = host.rfind(']');
-            if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-                r.params.emplace_back("SERVER_NAME", std::string(host.substr(0, colon)));
-                r.params.emplace_back("SERVER_PORT", std::string(host.substr(colon + 1)));
+            if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+                r.params.emplace_back("SERVER_NAME", host.substr(0, colon));
+                r.params.emplace_back("SERVER_PORT", host.substr(colon + 1));
             } else {
-                r.params.emplace_back("SERVER_NAME", std::string(host));
+                r.params.emplace_back("SERVER_NAME", host);
                 r.params.emplace_back("SERVER_PORT", "80");
             }
         }

@@ -17,7 +17,7 @@ ROOT = HERE.parent.parent
 
 
 def drover_binary():
-    path = os.environ.get("DROVER_BIN") or str(ROOT / "build" / "supervisor" / "drover")
+    path = os.path.abspath(os.environ.get("DROVER_BIN") or str(ROOT / "build" / "supervisor" / "drover"))
     if not os.access(path, os.X_OK):
         pytest.exit("drover binary not found at %s: build first (make test)" % path, returncode=1)
     return path
