@@ -49,6 +49,18 @@ public:
         // Dropping the last references runs Python code (finalisers).
         GilHold gil;
         python_.reset();
+        // The worker leaves with _exit(): what Python would do at exit, the
+        // parts an app can see, happens here (atexit handlers, buffered
+        // print() output). Py_FinalizeEx is not called: it would wait for
+        // the app's non-daemon threads.
+        if (PyRun_SimpleString("import atexit, sys\n"
+                               "atexit._run_exitfuncs()\n"
+                               "for f in (sys.stdout, sys.stderr):\n"
+                               "    try:\n"
+                               "        f.flush()\n"
+                               "    except Exception:\n"
+                               "        pass\n") != 0)
+            PyErr_Clear();
     }
 
     RequestOutcome handle(const Request& request, const PeerInfo& peer, BodySource& body,

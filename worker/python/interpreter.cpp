@@ -126,6 +126,13 @@ void start_interpreter(const std::string& virtualenv)
     if (!venv.empty())
         check_prefix(venv, false);
     log_info("Python ", Py_GetVersion(), venv.empty() ? "" : " in virtualenv ", venv);
+    // The master asks for a worker's Python traceback with SIGUSR2 (slow and
+    // timed-out requests). faulthandler writes it from its C signal handler,
+    // so it works while the worker is stuck in C code too; fd 2 is the error
+    // log, and stays so across log reopening (dup2 onto fd 2).
+    if (PyRun_SimpleString("import faulthandler, signal\n"
+                           "faulthandler.register(signal.SIGUSR2, all_threads=True, chain=False)\n") != 0)
+        log_warning("faulthandler.register(SIGUSR2) failed: no tracebacks for slow or timed-out requests");
     // Initialisation left this thread holding the GIL; from now on Python
     // runs only inside GilHold scopes.
     PyEval_SaveThread();
