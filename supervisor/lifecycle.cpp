@@ -139,6 +139,8 @@ void Master::graceful_stop(const char* why)
     stop_deadline_ = now() + config_.graceful_timeout;
     sd_notify(0, "STOPPING=1");
     log_info(why, ": stopping gracefully (graceful_timeout ", config_.graceful_timeout, " s)");
+    if (park_)
+        park_->close_all();
     for (WorkerProcess& w : table_.workers())
         stop_worker(w, StopReason::shutdown);
     finish_stop_if_done();

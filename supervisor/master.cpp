@@ -121,6 +121,8 @@ int Master::run()
 
     if (!config_.metrics_address.empty())
         metrics_ = std::make_unique<MetricsServer>(base_.get(), config_.metrics_address, *this);
+    if (config_.app.keepalive > 0)
+        park_ = std::make_unique<ConnectionPark>(base_.get(), config_.app.keepalive);
 
     tick_event_.reset(event_new(
         base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->tick(); },
@@ -137,6 +139,7 @@ int Master::run()
     event_base_dispatch(base_.get());
 
     metrics_.reset();
+    park_.reset();
     remove_socket_files(listeners_);
     log_info("stopped");
     return 0;
@@ -147,6 +150,8 @@ int Master::run()
 void Master::tick()
 {
     ++ticks_;
+    if (park_)
+        park_->tick(now());
     reap();
     observe_workers();
     enforce_limits();
@@ -447,6 +452,12 @@ pid_t Master::spawn_worker_now()
     for (const Listener& l : listeners_) {
         spec.listeners.push_back(ListenerFd{l.fd.get(), l.spec.protocol, l.spec.is_unix(), l.spec.allowed_clients});
         spec.keep_fds.push_back(l.fd.get());
+    }
+    if (park_) {
+        spec.park_fd = park_->worker_park_fd();
+        spec.dispatch_fd = park_->worker_dispatch_fd();
+        spec.keep_fds.push_back(spec.park_fd);
+        spec.keep_fds.push_back(spec.dispatch_fd);
     }
     Result<pid_t> pid = spawn_worker(spec);
     if (!pid) {

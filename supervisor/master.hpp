@@ -16,6 +16,7 @@
 #include "ipc/slot.hpp"
 #include "metrics/pool_state.hpp"
 #include "supervisor/config.hpp"
+#include "supervisor/connection_park.hpp"
 #include "supervisor/listeners.hpp"
 #include "supervisor/process_table.hpp"
 #include "supervisor/restart_policy.hpp"
@@ -84,6 +85,7 @@ private:
     std::unique_ptr<event, void (*)(event*)> tick_event_;
     std::unique_ptr<SignalEvents> signals_;
     std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<ConnectionPark> park_;
 
     State state_ = State::running;
     double stop_deadline_ = 0;

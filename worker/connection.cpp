@@ -408,8 +408,12 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
 
     RequestOutcome outcome = bridge.handle(request, peer_, *this, *this);
 
-    bool keep = finish_body() && !outcome.close_connection && !outcome.client_gone && !client_gone_ && !broken_ &&
-                !aborted_ && codec_->keep_alive();
+    ++served_;
+    // keep_alive_allowed is false while the worker stops: HTTP said
+    // "Connection: close" in the head; FastCGI and SCGI simply close after
+    // the end of the response.
+    bool keep = keep_alive_allowed && finish_body() && !outcome.close_connection && !outcome.client_gone &&
+                !client_gone_ && !broken_ && !aborted_ && codec_->keep_alive();
     uint64_t duration_us = (monotonic_ns() - start_ns) / 1000;
     slot.counters.record(request.protocol, outcome.status, duration_us, body_bytes_, outcome.response_bytes);
     slot.end_request();

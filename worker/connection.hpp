@@ -37,8 +37,10 @@ public:
     /// serve (a pipelined request is complete) or close.
     Next serve(WsgiBridge& bridge, Slot& slot, bool keep_alive_allowed);
 
-    /// Between requests with nothing buffered: may be closed or handed over.
-    bool idle() const { return !pending_ && parsed_ == in_.size() && !mid_request_; }
+    /// A kept connection between requests with nothing buffered: may be
+    /// closed or handed over. A new connection still waiting for its first
+    /// request is not idle: its client was promised an answer.
+    bool idle() const { return served_ > 0 && !pending_ && parsed_ == in_.size() && !mid_request_; }
 
     // RequestSink
     void on_request(Request&& request) override;
@@ -83,6 +85,7 @@ private:
     bool peer_closed_ = false;
     bool mid_request_ = false;   // the codec has seen part of a request head
     bool broken_ = false;        // parse error or I/O error: close after this request
+    uint64_t served_ = 0;        // requests answered on this connection
 
     std::optional<Request> pending_;
     std::string body_;    // body bytes parsed but not yet read by the app; [body_pos_, size)

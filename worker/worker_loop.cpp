@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 
+#include "ipc/fd_passing.hpp"
 #include "ipc/log.hpp"
 #include "worker/connection.hpp"
 #include "worker/python/bridge.hpp"
@@ -62,6 +63,7 @@ class Worker;
 
 struct ListenerState {
     Worker* worker = nullptr;
+    uint8_t index = 0;  ///< its place in the worker spec: the tag of passed connections
     ListenerFd spec;
     EventPtr event;
     std::string server_name;
@@ -70,6 +72,7 @@ struct ListenerState {
 
 struct ConnectionState {
     Worker* worker = nullptr;
+    uint8_t listener = 0;
     std::unique_ptr<Connection> connection;
     EventPtr read_event;
 };
@@ -85,11 +88,18 @@ public:
 
 private:
     static void on_listener_event(evutil_socket_t, short, void* arg);
+    static void on_dispatch_event(evutil_socket_t, short, void* arg);
     static void on_connection_event(evutil_socket_t, short what, void* arg);
     static void on_signal_event(evutil_socket_t sig, short, void* arg);
 
     /// Accepts one connection; false when the queue is empty.
     bool accept_one(ListenerState& listener);
+    /// Takes one connection the master passed on; false when none is queued.
+    bool receive_passed();
+    void add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info);
+    /// Hands every idle kept connection but keep to the master, so none waits
+    /// behind the blocking call this worker is about to make.
+    void park_idle_connections(int keep);
     void drive(ConnectionState& state, Connection::Next next);
     void close_connection(int fd);
     void begin_stop();
@@ -103,6 +113,7 @@ private:
     std::vector<std::unique_ptr<ListenerState>> listeners_;
     std::map<int, std::unique_ptr<ConnectionState>> connections_;
     std::vector<EventPtr> signal_events_;
+    EventPtr dispatch_event_;
     bool stopping_ = false;
 };
 
@@ -128,6 +139,7 @@ int Worker::run()
     for (const ListenerFd& l : spec_.listeners) {
         auto state = std::make_unique<ListenerState>();
         state->worker = this;
+        state->index = static_cast<uint8_t>(listeners_.size());
         state->spec = l;
         sockaddr_storage ss{};
         socklen_t len = sizeof ss;
@@ -140,6 +152,11 @@ int Worker::run()
         state->event.reset(event_new(base_.get(), l.fd, EV_READ | EV_PERSIST, on_listener_event, state.get()));
         event_add(state->event.get(), nullptr);
         listeners_.push_back(std::move(state));
+    }
+
+    if (spec_.dispatch_fd >= 0) {
+        dispatch_event_.reset(event_new(base_.get(), spec_.dispatch_fd, EV_READ | EV_PERSIST, on_dispatch_event, this));
+        event_add(dispatch_event_.get(), nullptr);
     }
 
     slot_.set_state(WorkerState::idle);
@@ -182,26 +199,74 @@ bool Worker::accept_one(ListenerState& listener)
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    add_connection(std::move(owned), listener, std::move(info));
+    return true;
+}
+
+void Worker::add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info)
+{
     info.server_name = listener.server_name;
     info.server_port = listener.server_port;
-
     std::unique_ptr<Codec> codec;
     switch (listener.spec.protocol) {
     case Protocol::http: codec = make_http_codec(spec_.app.limits); break;
     case Protocol::fastcgi: codec = make_fastcgi_codec(spec_.app.limits, spec_.app.max_conns); break;
     case Protocol::scgi: codec = make_scgi_codec(spec_.app.limits); break;
     }
+    int raw = fd.get();
     auto state = std::make_unique<ConnectionState>();
     state->worker = this;
-    state->connection = std::make_unique<Connection>(std::move(owned), std::move(codec), std::move(info), spec_.app);
-    state->read_event.reset(event_new(base_.get(), fd, EV_READ | EV_PERSIST, on_connection_event, state.get()));
+    state->listener = listener.index;
+    state->connection = std::make_unique<Connection>(std::move(fd), std::move(codec), std::move(info), spec_.app);
+    state->read_event.reset(event_new(base_.get(), raw, EV_READ | EV_PERSIST, on_connection_event, state.get()));
     ConnectionState& ref = *state;
-    connections_[fd] = std::move(state);
+    connections_[raw] = std::move(state);
     event_add(ref.read_event.get(), nullptr);
     // Most clients send the request with the connect: try it now, saving a
     // round through the loop.
     drive(ref, ref.connection->on_readable());
+}
+
+void Worker::on_dispatch_event(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->receive_passed(); }
+
+bool Worker::receive_passed()
+{
+    Result<PassedFd> got = receive_fd(spec_.dispatch_fd);
+    if (!got) {
+        if (got.error().err != EAGAIN && got.error().err != EWOULDBLOCK)
+            log_warning(got.error().message());
+        return false;
+    }
+    if (got->tag >= listeners_.size()) {
+        log_error("passed connection with unknown listener ", static_cast<int>(got->tag));
+        return true;
+    }
+    ListenerState& listener = *listeners_[got->tag];
+    PeerInfo info;
+    if (!listener.spec.is_unix) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(got->fd.get(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+            info.remote_addr = address_text(peer, &info.remote_port);
+    }
+    add_connection(std::move(got->fd), listener, std::move(info));
     return true;
+}
+
+void Worker::park_idle_connections(int keep)
+{
+    if (spec_.park_fd < 0)
+        return;
+    std::vector<int> parked;
+    for (auto& [fd, state] : connections_) {
+        if (fd == keep || !state->connection->idle())
+            continue;
+        if (!send_fd(spec_.park_fd, fd, state->listener))
+            break;  // the master's queue is full: keep the rest
+        parked.push_back(fd);
+    }
+    for (int fd : parked)
+        connections_.erase(fd);  // the master holds its own copy now
 }
 
 void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
@@ -219,6 +284,7 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
 {
     Connection& c = *state.connection;
     while (next == Connection::Next::serve) {
+        park_idle_connections(c.fd());
         bool keep_alive = !stopping_ && spec_.app.keepalive > 0;
         next = c.serve(*bridge_, slot_, keep_alive);
         slot_.set_state(stopping_ ? WorkerState::stopping : WorkerState::idle);
@@ -230,10 +296,7 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
     // Waiting: an idle kept connection gets the keepalive timer, a request in
     // progress the I/O timeout.
     double secs = c.idle() ? spec_.app.keepalive : spec_.app.io_timeout;
-    if (stopping_ && c.idle()) {
-        close_connection(c.fd());
-        return;
-    }
+
     struct timeval tv;
     tv.tv_sec = static_cast<time_t>(secs);
     tv.tv_usec = static_cast<suseconds_t>((secs - static_cast<double>(tv.tv_sec)) * 1e6);
@@ -267,9 +330,17 @@ void Worker::begin_stop()
         return;
     stopping_ = true;
     slot_.set_state(WorkerState::stopping);
-    log_info("stopping: finishing queued connections");
-    // Idle kept connections are closed now; a frontend retries a request on a
-    // cached connection that closed, and a new connect reaches another worker.
+    log_info("stopping: finishing in-flight requests and queued connections");
+    // No new work through the loop: what is queued on the listeners is
+    // drained once this worker's own connections are done (drain()).
+    for (auto& l : listeners_)
+        event_del(l->event.get());
+    if (dispatch_event_)
+        event_del(dispatch_event_.get());
+    // Idle kept connections go to the master, which passes them to a worker
+    // that stays (a reload) or closes them (a shutdown); without a master
+    // park they are closed, and the client reconnects.
+    park_idle_connections(-1);
     std::vector<int> idle;
     for (auto& [fd, state] : connections_)
         if (state->connection->idle())

@@ -40,6 +40,11 @@ struct WorkerSpec {
     std::vector<ListenerFd> listeners;
     AppSettings app;
     Scoreboard* scoreboard = nullptr;
+    /// The master's connection park (see supervisor/connection_park.hpp):
+    /// idle kept connections go out on park_fd, readable ones come back on
+    /// dispatch_fd, tagged with the index of their listener. -1: none.
+    int park_fd = -1;
+    int dispatch_fd = -1;
     /// The access log ("" off, "-" stdout, or a file the worker opens itself).
     std::string access_log;
     /// File descriptors the child must keep; everything else the master holds

@@ -235,3 +235,66 @@ def test_app_that_fails_to_import_backs_off(start_drover, http_port):
     delays = [float(x) for x in re.findall(r"next attempt in ([0-9.]+) s", d.log())]
     assert delays[:3] == sorted(delays[:3]) and delays[2] > delays[0], delays
     assert d.proc.poll() is None  # the master stays up
+
+
+def _kept_connection(port):
+    """A raw HTTP/1.1 connection that does GET /conn and returns (sock, 'pid port')."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return s, _get_on(s, "/conn")
+
+
+def _get_on(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        body += s.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return body.decode()
+
+
+def test_idle_kept_connection_of_a_busy_worker_is_served_by_another(start_drover, http_port, tmp_path):
+    """A worker about to block in the app hands its idle kept connections to
+    the master, which passes the one that turns readable to an idle worker:
+    without that, the request would wait for the busy worker that held it."""
+    start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "2", *app_args())
+    # Open kept connections until two were served by the same worker P.
+    conns = []
+    pair = None
+    for _ in range(40):
+        conns.append(_kept_connection(http_port))
+        newest_sock, newest_answer = conns[-1]
+        pid = newest_answer.split()[0]
+        earlier = [c for c in conns[:-1] if c[1].split()[0] == pid]
+        if earlier:
+            pair = (earlier[0], conns[-1])
+            break
+    assert pair, "could not get two connections served by one worker"
+    (x, x_answer), (y, _) = pair
+    busy_pid = y_pid = pair[1][1].split()[0]
+    marker = tmp_path / "slow-started"
+    done = threading.Event()
+
+    def slow():
+        # y was the last connection P served, so P still holds it.
+        _get_on(y, "/sleep?s=3&marker=%s" % marker)
+        done.set()
+
+    t = threading.Thread(target=slow)
+    t.start()
+    wait_until(marker.exists, 10, what="the slow request to start")
+    assert marker.read_text() == y_pid
+    # x was served by P too. The next request on x is answered by the other
+    # worker, on the same TCP connection (same client port), while P is busy.
+    answer = _get_on(x, "/conn")
+    assert not done.is_set(), "the request on the kept connection waited for the busy worker"
+    pid, port = answer.split()
+    assert pid != busy_pid
+    assert port == x_answer.split()[1]
+    t.join(20)
+    assert done.is_set()
+    for s, _ in conns:
+        s.close()

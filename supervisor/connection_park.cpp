@@ -1,0 +1,121 @@
+#include "supervisor/connection_park.hpp"
+
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "ipc/fd_passing.hpp"
+#include "ipc/log.hpp"
+
+namespace drover {
+
+namespace {
+
+double monotonic_seconds()
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void make_pair(UniqueFd& a, UniqueFd& b)
+{
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        throw std::runtime_error(std::string("socketpair(connection park) failed: ") + std::strerror(errno));
+    a.reset(fds[0]);
+    b.reset(fds[1]);
+}
+
+} // namespace
+
+ConnectionPark::ConnectionPark(event_base* base, double idle_timeout) : base_(base), idle_timeout_(idle_timeout)
+{
+    make_pair(master_park_, worker_park_);
+    make_pair(master_dispatch_, worker_dispatch_);
+    park_event_.reset(event_new(base_, master_park_.get(), EV_READ | EV_PERSIST, on_parked, this));
+    event_add(park_event_.get(), nullptr);
+}
+
+ConnectionPark::~ConnectionPark() = default;
+
+void ConnectionPark::on_parked(evutil_socket_t, short, void* arg) { static_cast<ConnectionPark*>(arg)->receive(); }
+
+void ConnectionPark::receive()
+{
+    for (;;) {
+        Result<PassedFd> got = receive_fd(master_park_.get());
+        if (!got) {
+            if (got.error().err != EAGAIN && got.error().err != EWOULDBLOCK)
+                log_warning(got.error().message());
+            return;
+        }
+        if (closing_)
+            continue;  // got->fd closes here
+        auto p = std::make_unique<Parked>();
+        p->park = this;
+        p->fd = std::move(got->fd);
+        p->tag = got->tag;
+        p->since = monotonic_seconds();
+        int fd = p->fd.get();
+        // One-shot: once readable the connection leaves the lot.
+        p->ev.reset(event_new(base_, fd, EV_READ, on_readable, p.get()));
+        event_add(p->ev.get(), nullptr);
+        parked_[fd] = std::move(p);
+    }
+}
+
+void ConnectionPark::on_readable(evutil_socket_t, short, void* arg)
+{
+    auto* p = static_cast<Parked*>(arg);
+    p->park->pass(*p);
+}
+
+void ConnectionPark::pass(Parked& p)
+{
+    int fd = p.fd.get();
+    char probe;
+    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        parked_.erase(fd);  // the peer closed it: nothing to serve
+        return;
+    }
+    Result<void> sent = send_fd(master_dispatch_.get(), fd, p.tag);
+    if (!sent) {
+        // The queue is full (every worker busy for long): retried at the tick.
+        p.ready = true;
+        return;
+    }
+    ++passed_;
+    parked_.erase(fd);
+}
+
+void ConnectionPark::tick(double now)
+{
+    std::vector<int> expired, retry;
+    for (auto& [fd, p] : parked_) {
+        if (p->ready)
+            retry.push_back(fd);
+        else if (idle_timeout_ > 0 && now - p->since > idle_timeout_)
+            expired.push_back(fd);
+    }
+    for (int fd : expired)
+        parked_.erase(fd);
+    for (int fd : retry) {
+        auto it = parked_.find(fd);
+        if (it != parked_.end())
+            pass(*it->second);
+    }
+}
+
+void ConnectionPark::close_all()
+{
+    closing_ = true;
+    parked_.clear();
+}
+
+} // namespace drover

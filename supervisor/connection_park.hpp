@@ -1,0 +1,70 @@
+// The master's parking lot for idle kept-alive connections.
+//
+// A worker runs one request at a time, so an idle kept connection (HTTP
+// keep-alive, FastCGI FCGI_KEEP_CONN from an nginx upstream pool) held by a
+// busy worker would make the next request on it wait although another worker
+// is idle. So a worker that becomes busy hands its idle kept connections to
+// the master (SCM_RIGHTS over a datagram socket); the master watches them
+// and, when one turns readable, passes it on through a second socket that
+// every idle worker polls like a listener. Whichever idle worker receives it
+// first serves it; busy workers do not poll, as they do not accept.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "ipc/unique_fd.hpp"
+
+namespace drover {
+
+class ConnectionPark {
+public:
+    /// Makes both socket pairs. Throws std::runtime_error.
+    ConnectionPark(event_base* base, double idle_timeout);
+    ~ConnectionPark();
+    ConnectionPark(const ConnectionPark&) = delete;
+    ConnectionPark& operator=(const ConnectionPark&) = delete;
+
+    /// The workers' ends: they send idle connections to park_fd and receive
+    /// readable ones from dispatch_fd.
+    int worker_park_fd() const { return worker_park_.get(); }
+    int worker_dispatch_fd() const { return worker_dispatch_.get(); }
+
+    /// Closes parked connections idle longer than the timeout and retries
+    /// passes that found the dispatch queue full. Called from the tick.
+    void tick(double now);
+    /// Closes every parked connection, and every one parked from now on
+    /// (stopping: the client reconnects, or finds the service gone).
+    void close_all();
+    size_t parked() const { return parked_.size(); }
+    uint64_t passed() const { return passed_; }
+
+private:
+    struct Parked {
+        ConnectionPark* park = nullptr;
+        UniqueFd fd;
+        uint8_t tag = 0;
+        double since = 0;
+        bool ready = false;  ///< readable, waiting for room in the dispatch queue
+        std::unique_ptr<event, void (*)(event*)> ev{nullptr, event_free};
+    };
+
+    static void on_parked(evutil_socket_t, short, void* arg);
+    static void on_readable(evutil_socket_t, short, void* arg);
+    void receive();
+    void pass(Parked& p);
+
+    event_base* base_;
+    double idle_timeout_;
+    UniqueFd master_park_, worker_park_;          // workers -> master
+    UniqueFd master_dispatch_, worker_dispatch_;  // master -> idle workers
+    std::unique_ptr<event, void (*)(event*)> park_event_{nullptr, event_free};
+    std::map<int, std::unique_ptr<Parked>> parked_;
+    uint64_t passed_ = 0;
+    bool closing_ = false;
+};
+
+} // namespace drover
