@@ -91,6 +91,7 @@ void Master::advance_reload()
         if (w.generation != generation_ && w.retire_reason == StopReason::none && !w.stopping())
             w.retire_reason = StopReason::reload;
     reload_.active = false;
+    retire_zygotes(generation_);
     ++reloads_ok_;
     log_info("reload: generation ", generation_, " is ready; retiring generation ", reload_.old_generation, " (",
              config_.max_unavailable, " at a time)");
@@ -113,10 +114,11 @@ void Master::rollback_reload(const std::string& why)
         } else if (!w.killed) {
             w.stop_reason = StopReason::reload;
             w.killed = true;
-            ::kill(w.pid, SIGKILL);
+            signal_worker(w, SIGKILL);
         }
     }
     generation_ = reload_.old_generation;
+    retire_zygotes(generation_);
     target_ = reload_.old_target;
     config_ = previous_config_;
     reload_.active = false;
@@ -156,7 +158,7 @@ void Master::immediate_stop()
     for (WorkerProcess& w : table_.workers()) {
         w.stop_reason = StopReason::shutdown;
         w.killed = true;
-        ::kill(w.pid, SIGKILL);
+        signal_worker(w, SIGKILL);
     }
     finish_stop_if_done();
 }
@@ -165,7 +167,7 @@ void Master::reopen_logs()
 {
     ErrorLog::reopen();
     for (const WorkerProcess& w : table_.workers())
-        ::kill(w.pid, SIGUSR1);
+        signal_worker(w, SIGUSR1);
     log_info("SIGUSR1: log files reopened");
 }
 
@@ -243,7 +245,8 @@ PoolState Master::pool_state() const
     }
     double wall_offset = static_cast<double>(::time(nullptr)) - now();
     for (const WorkerProcess& w : table_.workers())
-        p.workers.push_back(WorkerInfo{w.pid, w.slot, w.generation, w.spawned_at + wall_offset});
+        if (w.pid > 0)
+            p.workers.push_back(WorkerInfo{w.pid, w.slot, w.generation, w.spawned_at + wall_offset});
     p.scoreboard = &scoreboard_;
     p.retired = &retired_;
     p.python_version = PY_VERSION;

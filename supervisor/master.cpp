@@ -175,6 +175,8 @@ void Master::reap()
                 log_error("waitpid() failed: ", std::strerror(errno));
             return;
         }
+        if (reap_zygote(pid, status))
+            continue;
         std::optional<WorkerProcess> worker = table_.remove(pid);
         if (!worker) {
             log_error("reaped unknown child ", static_cast<long>(pid), " (a bug)");
@@ -275,14 +277,14 @@ void Master::enforce_limits()
         // A timed-out worker had its traceback asked for; now it goes.
         if (w.timeout_dump_at > 0 && !w.killed && t - w.timeout_dump_at >= kTracebackGrace) {
             w.killed = true;
-            ::kill(w.pid, SIGKILL);
+            signal_worker(w, SIGKILL);
         }
         // Graceful stops that overrun graceful_timeout are escalated.
         if (w.stop_sent_at > 0 && !w.killed && t - w.stop_sent_at > config_.graceful_timeout) {
             log_warning(worker_name(w), " did not stop within graceful_timeout (", config_.graceful_timeout,
                         " s): killing it");
             w.killed = true;
-            ::kill(w.pid, SIGKILL);
+            signal_worker(w, SIGKILL);
         }
         if (!w.ready || w.killed || w.timeout_dump_at > 0)
             continue;
@@ -305,7 +307,7 @@ void Master::enforce_limits()
             slot.read_summary(summary, sizeof summary);
             log_warning("slow request: ", worker_name(w), " has been busy for ", r.request_age, " s on '", summary,
                         "'; its traceback follows");
-            ::kill(w.pid, SIGUSR2);
+            signal_worker(w, SIGUSR2);
             w.slow_logged_seq = r.request_seq;
             ++slow_requests_;
             break;
@@ -313,7 +315,7 @@ void Master::enforce_limits()
             slot.read_summary(summary, sizeof summary);
             log_error("request timeout: ", worker_name(w), " has been busy for ", r.request_age, " s (timeout ",
                       config_.timeout, " s) on '", summary, "'; its traceback follows, then it is killed and replaced");
-            ::kill(w.pid, SIGUSR2);
+            signal_worker(w, SIGUSR2);
             w.timeout_dump_at = t;
             w.stop_reason = StopReason::timeout;
             ++timeouts_;
@@ -354,11 +356,11 @@ void Master::retire_replaced()
         case StopReason::scale_down: stop_worker(w, StopReason::scale_down); break;
         default: {
             // Recycling: only once the replacement serves.
-            WorkerProcess* r = w.replacement ? table_.find(w.replacement) : nullptr;
+            WorkerProcess* r = w.replacement ? table_.find_slot(*w.replacement) : nullptr;
             if (r && r->ready)
                 stop_worker(w, w.retire_reason);
             else if (!r)
-                w.replacement = 0;  // it died: reconcile spawns another
+                w.replacement.reset();  // it died: reconcile spawns another
             break;
         }
         }
@@ -396,18 +398,18 @@ void Master::reconcile_worker_count()
     bool probing = backoff_.active();  // one attempt at a time while the app fails to boot
 
     // Recycled workers get their replacement first, whatever the pm mode.
-    pid_t needs_replacement = 0;
+    std::optional<uint32_t> needs_replacement;
     for (const WorkerProcess& w : table_.workers()) {
         if (w.retire_reason != StopReason::none && w.retire_reason != StopReason::reload &&
-            w.retire_reason != StopReason::scale_down && !w.stopping() && w.replacement == 0) {
-            needs_replacement = w.pid;
+            w.retire_reason != StopReason::scale_down && !w.stopping() && !w.replacement) {
+            needs_replacement = w.slot;
             break;  // one a tick
         }
     }
-    if (needs_replacement != 0) {
-        pid_t pid = spawn_worker_now();  // may grow the table: look the old one up again
-        if (WorkerProcess* old = table_.find(needs_replacement); old && pid > 0)
-            old->replacement = pid;
+    if (needs_replacement) {
+        std::optional<uint32_t> slot = spawn_worker_now();  // may grow the table: look the old one up again
+        if (WorkerProcess* old = table_.find_slot(*needs_replacement); old && slot)
+            old->replacement = slot;
     }
 
     bool ondemand = config_.pm == ProcessManager::ondemand;
@@ -416,7 +418,7 @@ void Master::reconcile_worker_count()
     if (d.max_reached)
         ++max_reached_;
     for (uint32_t i = 0; i < d.spawn; ++i) {
-        if (spawn_worker_now() == 0 || probing)
+        if (!spawn_worker_now() || probing)
             break;
     }
     for (uint32_t i = 0; i < d.retire_idle; ++i) {
@@ -432,22 +434,13 @@ void Master::reconcile_worker_count()
     }
 }
 
-pid_t Master::spawn_worker_now()
+WorkerSpec Master::worker_spec(uint32_t slot) const
 {
-    std::optional<uint32_t> slot = table_.take_slot();
-    if (!slot) {
-        log_error("no free scoreboard slot; not spawning");
-        return 0;
-    }
-    Slot& s = scoreboard_.reset_slot(*slot);
-    s.generation.store(generation_, std::memory_order_relaxed);
-    s.set_state(WorkerState::starting);
-
     WorkerSpec spec;
-    spec.slot = *slot;
+    spec.slot = slot;
     spec.generation = generation_;
     spec.app = config_.app;
-    spec.scoreboard = &scoreboard_;
+    spec.scoreboard = const_cast<Scoreboard*>(&scoreboard_);
     spec.access_log = config_.access_log;
     for (const Listener& l : listeners_) {
         spec.listeners.push_back(ListenerFd{l.fd.get(), l.spec.protocol, l.spec.is_unix(), l.spec.allowed_clients});
@@ -459,22 +452,150 @@ pid_t Master::spawn_worker_now()
         spec.keep_fds.push_back(spec.park_fd);
         spec.keep_fds.push_back(spec.dispatch_fd);
     }
-    Result<pid_t> pid = spawn_worker(spec);
-    if (!pid) {
-        log_error(pid.error().message());
-        table_.release_slot(*slot);
-        backoff_.failure(now());
-        return 0;
+    return spec;
+}
+
+std::optional<uint32_t> Master::spawn_worker_now()
+{
+    Zygote* zygote = nullptr;
+    if (config_.preload) {
+        zygote = zygote_for_current_generation();
+        if (!zygote)
+            return std::nullopt;
     }
+    std::optional<uint32_t> slot = table_.take_slot();
+    if (!slot) {
+        log_error("no free scoreboard slot; not spawning");
+        return std::nullopt;
+    }
+    Slot& s = scoreboard_.reset_slot(*slot);
+    s.generation.store(generation_, std::memory_order_relaxed);
+    s.set_state(WorkerState::starting);
+
     WorkerProcess w;
-    w.pid = *pid;
     w.slot = *slot;
     w.generation = generation_;
     w.spawned_at = now();
     w.request_limit = request_limit_for(config_, std::uniform_real_distribution<double>(0.0, 1.0)(random_));
+    if (zygote) {
+        // The pid comes with the zygote's answer (on_zygote_message).
+        if (!zygote->request(*slot)) {
+            log_error("cannot ask the zygote (pid ", static_cast<long>(zygote->pid()), ") for a worker: ",
+                      std::strerror(errno));
+            table_.release_slot(*slot);
+            return std::nullopt;
+        }
+        table_.add(w);
+        return slot;
+    }
+    Result<pid_t> pid = spawn_worker(worker_spec(*slot));
+    if (!pid) {
+        log_error(pid.error().message());
+        table_.release_slot(*slot);
+        backoff_.failure(now());
+        return std::nullopt;
+    }
+    w.pid = *pid;
     table_.add(w);
     log_info("spawned ", worker_name(w));
-    return w.pid;
+    return slot;
+}
+
+Zygote* Master::zygote_for_current_generation()
+{
+    auto it = zygotes_.find(generation_);
+    if (it != zygotes_.end())
+        return it->second.get();
+    Result<std::unique_ptr<Zygote>> z = Zygote::start(
+        worker_spec(0), base_.get(), [this](Zygote& zygote, const ZygoteMessage& m) { on_zygote_message(zygote, m); });
+    if (!z) {
+        log_error(z.error().message());
+        backoff_.failure(now());
+        return nullptr;
+    }
+    log_info("started zygote ", static_cast<long>((*z)->pid()), " to import the application for generation ",
+             generation_);
+    Zygote* raw = z->get();
+    zygotes_[generation_] = std::move(*z);
+    return raw;
+}
+
+void Master::on_zygote_message(Zygote& zygote, const ZygoteMessage& m)
+{
+    switch (m.kind) {
+    case ZygoteMessage::ready:
+        log_info("zygote ", static_cast<long>(zygote.pid()), " imported the application (generation ",
+                 zygote.generation(), ")");
+        break;
+    case ZygoteMessage::spawned:
+        if (WorkerProcess* w = table_.find_slot(m.slot); w && w->pid == 0) {
+            w->pid = m.pid;
+            log_info("spawned ", worker_name(*w), " from zygote ", static_cast<long>(zygote.pid()));
+            if (w->stopping())
+                signal_worker(*w, w->killed ? SIGKILL : SIGTERM);
+        }
+        break;
+    case ZygoteMessage::failed:
+        log_error("zygote ", static_cast<long>(zygote.pid()), " could not fork a worker: ", std::strerror(m.err));
+        if (WorkerProcess* w = table_.find_slot(m.slot); w && w->pid == 0)
+            table_.remove_slot(m.slot);
+        break;
+    default: break;
+    }
+}
+
+bool Master::reap_zygote(pid_t pid, int status)
+{
+    if (retired_zygotes_.erase(pid))
+        return true;
+    for (auto it = zygotes_.begin(); it != zygotes_.end(); ++it) {
+        if (it->second->pid() != pid)
+            continue;
+        uint32_t generation = it->first;
+        bool was_ready = it->second->ready();
+        zygotes_.erase(it);
+        // Workers it was still forking will never come.
+        std::vector<uint32_t> orphans;
+        for (const WorkerProcess& w : table_.workers())
+            if (w.pid == 0 && w.generation == generation)
+                orphans.push_back(w.slot);
+        for (uint32_t slot : orphans)
+            table_.remove_slot(slot);
+        std::string how = WIFEXITED(status) ? cat("exited with code ", WEXITSTATUS(status))
+                                            : cat("killed by signal ", WTERMSIG(status));
+        if (was_ready) {
+            log_error("zygote ", static_cast<long>(pid), " of generation ", generation, " ", how,
+                      "; the next spawn starts another");
+        } else if (reload_.active && generation == generation_) {
+            ++reload_.boot_failures;
+            log_error("zygote ", static_cast<long>(pid), " ", how, " before it imported the new application");
+        } else {
+            backoff_.failure(now());
+            log_error("zygote ", static_cast<long>(pid), " ", how,
+                      " before it imported the application; failure ", backoff_.failures(), ", next attempt in ",
+                      backoff_.delay(), " s");
+        }
+        return true;
+    }
+    return false;
+}
+
+void Master::retire_zygotes(uint32_t keep_generation)
+{
+    for (auto it = zygotes_.begin(); it != zygotes_.end();) {
+        if (it->first == keep_generation) {
+            ++it;
+            continue;
+        }
+        retired_zygotes_.insert(it->second->pid());
+        it = zygotes_.erase(it);  // closing its socket ends it
+    }
+}
+
+void Master::signal_worker(const WorkerProcess& w, int sig)
+{
+    if (w.pid > 0)
+        ::kill(w.pid, sig);
 }
 
 void Master::stop_worker(WorkerProcess& w, StopReason reason)
@@ -483,7 +604,7 @@ void Master::stop_worker(WorkerProcess& w, StopReason reason)
         return;
     w.stop_reason = reason;
     w.stop_sent_at = now();
-    ::kill(w.pid, SIGTERM);
+    signal_worker(w, SIGTERM);
 }
 
 void Master::finish_stop_if_done()
@@ -491,7 +612,9 @@ void Master::finish_stop_if_done()
     if (state_ == State::running)
         return;
     if (table_.empty()) {
-        event_base_loopbreak(base_.get());
+        retire_zygotes(0);
+        if (retired_zygotes_.empty())
+            event_base_loopbreak(base_.get());
         return;
     }
     if (state_ == State::stopping && now() >= stop_deadline_) {
@@ -503,7 +626,7 @@ void Master::finish_stop_if_done()
             log_warning("graceful_timeout passed: killing ", worker_name(w),
                         summary[0] ? cat(" (busy on '", summary, "')") : std::string());
             w.killed = true;
-            ::kill(w.pid, SIGKILL);
+            signal_worker(w, SIGKILL);
         }
     }
 }

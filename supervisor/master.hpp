@@ -8,6 +8,8 @@
 #include <event2/event.h>
 
 #include <array>
+#include <map>
+#include <set>
 #include <memory>
 #include <random>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "supervisor/restart_policy.hpp"
 #include "supervisor/scaling.hpp"
 #include "supervisor/signals.hpp"
+#include "supervisor/zygote.hpp"
 
 namespace drover {
 
@@ -53,9 +56,18 @@ private:
     void finish_stop_if_done();
 
     void on_worker_exit(const WorkerProcess& worker, int status);
-    /// Spawns one worker of the current generation; its pid, or 0.
-    pid_t spawn_worker_now();
+    /// Spawns one worker of the current generation (through the zygote when
+    /// preloading); its slot, or nothing.
+    std::optional<uint32_t> spawn_worker_now();
+    WorkerSpec worker_spec(uint32_t slot) const;
     void stop_worker(WorkerProcess& worker, StopReason reason);
+    /// kill() that never reaches pid 0 (a worker a zygote is still forking).
+    static void signal_worker(const WorkerProcess& worker, int sig);
+    // preloading (master.cpp)
+    Zygote* zygote_for_current_generation();
+    void on_zygote_message(Zygote& zygote, const ZygoteMessage& message);
+    bool reap_zygote(pid_t pid, int status);
+    void retire_zygotes(uint32_t keep_generation);
     PoolCounts count_pool() const;
     bool listen_queue_waiting() const;
 
@@ -86,6 +98,8 @@ private:
     std::unique_ptr<SignalEvents> signals_;
     std::unique_ptr<MetricsServer> metrics_;
     std::unique_ptr<ConnectionPark> park_;
+    std::map<uint32_t, std::unique_ptr<Zygote>> zygotes_;  ///< by generation
+    std::set<pid_t> retired_zygotes_;                      ///< asked to exit, not yet reaped
 
     State state_ = State::running;
     double stop_deadline_ = 0;

@@ -41,8 +41,27 @@ void ProcessTable::add(const WorkerProcess& worker)
 
 WorkerProcess* ProcessTable::find(pid_t pid)
 {
+    if (pid <= 0)
+        return nullptr;
     auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const WorkerProcess& w) { return w.pid == pid; });
     return it == workers_.end() ? nullptr : &*it;
+}
+
+WorkerProcess* ProcessTable::find_slot(uint32_t slot)
+{
+    auto it = std::find_if(workers_.begin(), workers_.end(), [slot](const WorkerProcess& w) { return w.slot == slot; });
+    return it == workers_.end() ? nullptr : &*it;
+}
+
+std::optional<WorkerProcess> ProcessTable::remove_slot(uint32_t slot)
+{
+    WorkerProcess* w = find_slot(slot);
+    if (!w)
+        return std::nullopt;
+    WorkerProcess copy = *w;
+    workers_.erase(workers_.begin() + (w - workers_.data()));
+    slot_used_[slot] = false;
+    return copy;
 }
 
 std::optional<WorkerProcess> ProcessTable::remove(pid_t pid)

@@ -15,7 +15,7 @@ enum class StopReason { none, crash, timeout, max_requests, max_rss, max_lifetim
 const char* stop_reason_name(StopReason reason);
 
 struct WorkerProcess {
-    pid_t pid = 0;
+    pid_t pid = 0;               ///< 0 until a preloading zygote reports it
     uint32_t slot = 0;
     uint32_t generation = 0;
     double spawned_at = 0;       ///< monotonic seconds
@@ -26,7 +26,7 @@ struct WorkerProcess {
     /// Set when the worker is to be replaced (recycling, reload, scale-down):
     /// it keeps serving until its replacement is ready, then gets SIGTERM.
     StopReason retire_reason = StopReason::none;
-    pid_t replacement = 0;           ///< the worker spawned to take over a recycled one
+    std::optional<uint32_t> replacement;  ///< slot of the worker spawned to take over a recycled one
     uint64_t request_limit = 0;      ///< max_requests with this worker's jitter; 0: none
     uint64_t slow_logged_seq = 0;    ///< the request whose slowness was logged
     double timeout_dump_at = 0;      ///< when the timeout traceback was asked for
@@ -45,7 +45,10 @@ public:
     /// Gives back a slot taken for a worker that was never added.
     void release_slot(uint32_t slot) { slot_used_[slot] = false; }
     void add(const WorkerProcess& worker);
+    /// pid 0 is a worker a zygote is still forking: find it by slot.
     WorkerProcess* find(pid_t pid);
+    WorkerProcess* find_slot(uint32_t slot);
+    std::optional<WorkerProcess> remove_slot(uint32_t slot);
     /// Removes the worker and frees its slot.
     std::optional<WorkerProcess> remove(pid_t pid);
 

@@ -47,7 +47,7 @@ void child_hygiene(const WorkerSpec& spec)
 
 } // namespace
 
-Result<pid_t> spawn_worker(const WorkerSpec& spec)
+Result<pid_t> spawn_child(const WorkerSpec& spec, const std::function<int()>& entry)
 {
     sigset_t all, old;
     sigfillset(&all);
@@ -55,7 +55,7 @@ Result<pid_t> spawn_worker(const WorkerSpec& spec)
     pid_t pid = ::fork();
     if (pid == 0) {
         child_hygiene(spec);
-        _exit(run_worker(spec));
+        _exit(entry());
     }
     int saved = errno;
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
@@ -64,6 +64,11 @@ Result<pid_t> spawn_worker(const WorkerSpec& spec)
         return SysError::from_errno("fork()");
     }
     return pid;
+}
+
+Result<pid_t> spawn_worker(const WorkerSpec& spec)
+{
+    return spawn_child(spec, [&spec] { return run_worker(spec); });
 }
 
 } // namespace drover

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+
 #include "ipc/result.hpp"
 #include "worker/worker_spec.hpp"
 
@@ -15,5 +17,9 @@ namespace drover {
 /// 0/1/2 and spec.keep_fds (the master's event loop, metrics socket and other
 /// workers' descriptors), and only then unblocks signals.
 Result<pid_t> spawn_worker(const WorkerSpec& spec);
+
+/// The same hygiene for another entry point of the worker module (the
+/// preloading zygote): the child runs entry() and exits with its result.
+Result<pid_t> spawn_child(const WorkerSpec& spec, const std::function<int()>& entry);
 
 } // namespace drover

@@ -21,6 +21,7 @@
 #include "ipc/log.hpp"
 #include "worker/connection.hpp"
 #include "worker/python/bridge.hpp"
+#include "worker/worker_loop.hpp"
 #include "worker/worker_spec.hpp"
 
 namespace drover {
@@ -79,8 +80,8 @@ struct ConnectionState {
 
 class Worker {
 public:
-    explicit Worker(const WorkerSpec& spec)
-        : spec_(spec), slot_(spec.scoreboard->slot(spec.slot)), base_(event_base_new())
+    Worker(const WorkerSpec& spec, std::unique_ptr<WsgiBridge> preloaded)
+        : spec_(spec), slot_(spec.scoreboard->slot(spec.slot)), base_(event_base_new()), bridge_(std::move(preloaded))
     {
     }
 
@@ -124,11 +125,13 @@ int Worker::run()
         log_error("event_base_new() failed");
         return kWorkerExitBootFailed;
     }
-    try {
-        bridge_ = make_wsgi_bridge(spec_.app);
-    } catch (const std::exception& e) {
-        log_error("cannot load the application: ", e.what());
-        return kWorkerExitBootFailed;
+    if (!bridge_) {
+        try {
+            bridge_ = make_wsgi_bridge(spec_.app);
+        } catch (const std::exception& e) {
+            log_error("cannot load the application: ", e.what());
+            return kWorkerExitBootFailed;
+        }
     }
 
     for (int sig : {SIGTERM, SIGQUIT, SIGUSR1}) {
@@ -364,7 +367,7 @@ void Worker::drain()
 
 } // namespace
 
-int run_worker(const WorkerSpec& spec)
+int run_worker_with_bridge(const WorkerSpec& spec, std::unique_ptr<WsgiBridge> bridge)
 {
     ErrorLog::set_role("worker");
     try {
@@ -373,8 +376,10 @@ int run_worker(const WorkerSpec& spec)
         log_error(e.what());
         return kWorkerExitBootFailed;
     }
-    Worker worker(spec);
+    Worker worker(spec, std::move(bridge));
     return worker.run();
 }
+
+int run_worker(const WorkerSpec& spec) { return run_worker_with_bridge(spec, nullptr); }
 
 } // namespace drover

@@ -14,6 +14,12 @@
 #include "worker/python/interpreter.hpp"
 #include "worker/python/response.hpp"
 
+// after Python.h (gil.hpp), which must come first
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace drover {
 
 namespace {
@@ -136,6 +142,31 @@ std::unique_ptr<WsgiBridge> make_wsgi_bridge(const AppSettings& settings)
     auto bridge = std::make_unique<Bridge>(settings, std::move(app));
     log_info("application ", settings.callable, " loaded");
     return bridge;
+}
+
+} // namespace drover
+
+namespace drover {
+
+pid_t fork_preloaded()
+{
+    // CPython must see the fork: PyOS_BeforeFork takes its import lock and
+    // the child's PyOS_AfterFork_Child resets the GIL, threading state and
+    // os.register_at_fork hooks, as os.fork() does.
+    GilHold gil;
+    PyOS_BeforeFork();
+    // A raw clone rather than fork(): CLONE_PARENT makes the worker a child
+    // of the zygote's parent (the master), which reaps and watches it. With
+    // no new stack it continues here, like fork().
+    long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        return 0;
+    }
+    int saved = errno;
+    PyOS_AfterFork_Parent();
+    errno = saved;
+    return static_cast<pid_t>(pid);
 }
 
 } // namespace drover

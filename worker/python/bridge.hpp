@@ -80,4 +80,10 @@ public:
 /// with the reason (the traceback is already in the error log) when it fails.
 std::unique_ptr<WsgiBridge> make_wsgi_bridge(const AppSettings& settings);
 
+/// From a process whose bridge is made (a preloading zygote): forks a child
+/// that shares the imported application copy-on-write and is a child of this
+/// process's parent (CLONE_PARENT). Returns 0 in the child, the child's pid in
+/// this process, -1 with errno on failure.
+pid_t fork_preloaded();
+
 } // namespace drover
