@@ -98,7 +98,7 @@ struct Config {
     double startup_timeout = 60.0;
     uint32_t max_unavailable = 1;
 
-    std::string metrics_address;           ///< "" is off
+    std::string metrics_address = "127.0.0.1:9191";  ///< "" is off
     std::string error_log = "-";
     std::string access_log;                ///< "" is off, "-" stdout
     LogLevel log_level = LogLevel::info;

@@ -119,8 +119,17 @@ int Master::run()
     signals_->on(SIGTTOU, [this] { change_target(-1); });
     signals_->on(SIGPIPE, [] {});
 
-    if (!config_.metrics_address.empty())
-        metrics_ = std::make_unique<MetricsServer>(base_.get(), config_.metrics_address, *this);
+    if (!config_.metrics_address.empty()) {
+        // Serving the application matters more than its metrics: a metrics
+        // address that cannot be bound is an error in the log, not a stop
+        // (and /healthz failing tells a load balancer).
+        try {
+            metrics_ = std::make_unique<MetricsServer>(base_.get(), config_.metrics_address, *this);
+            log_info("metrics on http://", config_.metrics_address, "/metrics (also /healthz, /status)");
+        } catch (const std::exception& e) {
+            log_error(e.what(), "; serving without /metrics, /healthz and /status");
+        }
+    }
     if (config_.app.keepalive > 0)
         park_ = std::make_unique<ConnectionPark>(base_.get(), config_.app.keepalive);
 

@@ -237,7 +237,7 @@ TEST(ConfigFile, DefaultsWhenKeysAreAbsent)
     EXPECT_EQ(c.error_log, "-");
     EXPECT_EQ(c.access_log, "");
     EXPECT_EQ(c.log_level, LogLevel::info);
-    EXPECT_EQ(c.metrics_address, "");
+    EXPECT_EQ(c.metrics_address, "127.0.0.1:9191");
     EXPECT_EQ(c.user, "");
     EXPECT_EQ(c.pidfile, "");
     EXPECT_NO_THROW(validate_config(c));
