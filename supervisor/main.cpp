@@ -11,6 +11,7 @@
 #include "supervisor/config.hpp"
 #include "supervisor/listeners.hpp"
 #include "supervisor/master.hpp"
+#include "supervisor/privileges.hpp"
 
 namespace {
 
@@ -62,6 +63,7 @@ int main(int argc, char** argv)
         AccessLog::configure("");
         std::vector<Listener> listeners = open_listeners(config.listeners);
         write_pidfile(config.pidfile);
+        drop_privileges(config.user, config.group);
         Master master(cmd, config, std::move(listeners));
         int rc = master.run();
         if (!config.pidfile.empty())

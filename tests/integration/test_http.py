@@ -298,3 +298,29 @@ def test_idle_kept_connection_of_a_busy_worker_is_served_by_another(start_drover
     assert done.is_set()
     for s, _ in conns:
         s.close()
+
+
+def test_user_and_group_drop_root_before_workers_start(start_drover, http_port, tmp_path):
+    import pwd
+    import grp
+    import pytest
+    if os.getuid() != 0:
+        pytest.skip("needs root to switch users")
+    nobody = pwd.getpwnam("nobody")
+    nogroup = grp.getgrnam("nogroup")
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text('app = "basic_app:whoami"\npythonpath = ["%s"]\nworkers = 1\nbind = ["127.0.0.1:%d"]\n'
+                   'user = "nobody"\ngroup = "nogroup"\n' % (APPS, http_port))
+    os.chmod(tmp_path, 0o755)
+    d = start_drover("-c", str(cfg), workers=1)
+    assert requests.get(url(http_port), timeout=10).text == "%d %d" % (nobody.pw_uid, nogroup.gr_gid)
+    status = open("/proc/%d/status" % d.pid).read()
+    assert re.search(r"^Uid:\s+%d\b" % nobody.pw_uid, status, re.M)
+
+
+def test_unknown_user_is_a_clear_error(tmp_path, http_port):
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text('app = "basic_app"\nbind = ["127.0.0.1:%d"]\nuser = "no-such-user-here"\n' % http_port)
+    p = subprocess.run([drover_binary(), "-c", str(cfg)], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1
+    assert "cannot switch to user no-such-user-here: no such user" in p.stderr

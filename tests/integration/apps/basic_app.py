@@ -55,3 +55,9 @@ def application(environ, start_response):
 
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found\n"]
+
+
+def whoami(environ, start_response):
+    """Reports the worker's uid and gid."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [("%d %d" % (os.getuid(), os.getgid())).encode()]
