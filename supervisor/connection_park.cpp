@@ -25,7 +25,10 @@ double monotonic_seconds()
 void make_pair(UniqueFd& a, UniqueFd& b)
 {
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+    // SEQPACKET, not DGRAM: a datagram pair queues only net.unix.max_dgram_qlen
+    // (10) messages; this one is bounded by bytes, thousands of passes. Each
+    // recvmsg() still takes exactly one message, whichever worker calls it.
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
         throw std::runtime_error(std::string("socketpair(connection park) failed: ") + std::strerror(errno));
     a.reset(fds[0]);
     b.reset(fds[1]);
@@ -39,6 +42,22 @@ ConnectionPark::ConnectionPark(event_base* base, double idle_timeout) : base_(ba
     make_pair(master_dispatch_, worker_dispatch_);
     park_event_.reset(event_new(base_, master_park_.get(), EV_READ | EV_PERSIST, on_parked, this));
     event_add(park_event_.get(), nullptr);
+    // Armed only while passes wait for room in the dispatch queue.
+    writable_event_.reset(event_new(base_, master_dispatch_.get(), EV_WRITE, on_writable, this));
+}
+
+void ConnectionPark::on_writable(evutil_socket_t, short, void* arg)
+{
+    auto* self = static_cast<ConnectionPark*>(arg);
+    std::vector<int> waiting;
+    for (auto& [fd, p] : self->parked_)
+        if (p->ready)
+            waiting.push_back(fd);
+    for (int fd : waiting) {
+        auto it = self->parked_.find(fd);
+        if (it != self->parked_.end())
+            self->pass(*it->second);
+    }
 }
 
 ConnectionPark::~ConnectionPark() = default;
@@ -86,8 +105,10 @@ void ConnectionPark::pass(Parked& p)
     }
     Result<void> sent = send_fd(master_dispatch_.get(), fd, p.tag);
     if (!sent) {
-        // The queue is full (every worker busy for long): retried at the tick.
+        // The queue is full (every worker busy for long): retried as soon as
+        // a worker has taken something from it.
         p.ready = true;
+        event_add(writable_event_.get(), nullptr);
         return;
     }
     ++passed_;

@@ -4,9 +4,9 @@
 // keep-alive, FastCGI FCGI_KEEP_CONN from an nginx upstream pool) held by a
 // busy worker would make the next request on it wait although another worker
 // is idle. So a worker that becomes busy hands its idle kept connections to
-// the master (SCM_RIGHTS over a datagram socket); the master watches them
+// the master (SCM_RIGHTS over a unix socket); the master watches them
 // and, when one turns readable, passes it on through a second socket that
-// every idle worker polls like a listener. Whichever idle worker receives it
+// every idle worker polls like a listener. Both are SOCK_SEQPACKET pairs. Whichever idle worker receives it
 // first serves it; busy workers do not poll, as they do not accept.
 #pragma once
 
@@ -54,6 +54,7 @@ private:
 
     static void on_parked(evutil_socket_t, short, void* arg);
     static void on_readable(evutil_socket_t, short, void* arg);
+    static void on_writable(evutil_socket_t, short, void* arg);
     void receive();
     void pass(Parked& p);
 
@@ -62,6 +63,7 @@ private:
     UniqueFd master_park_, worker_park_;          // workers -> master
     UniqueFd master_dispatch_, worker_dispatch_;  // master -> idle workers
     std::unique_ptr<event, void (*)(event*)> park_event_{nullptr, event_free};
+    std::unique_ptr<event, void (*)(event*)> writable_event_{nullptr, event_free};
     std::map<int, std::unique_ptr<Parked>> parked_;
     uint64_t passed_ = 0;
     bool closing_ = false;
