@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,6 +227,31 @@ TEST_F(ServerTest, ExposesTheBoundSocket)
     socklen_t len = sizeof addr;
     ASSERT_EQ(::getsockname(server.fd(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
     EXPECT_EQ(ntohs(addr.sin_port), server.port());
+}
+
+TEST_F(ServerTest, AcceptedConnectionsHaveNagleOff)
+{
+    // A body over libevent's 16 KiB write size goes out in two writes; with
+    // Nagle the second waited for the client's delayed ACK (40 ms a scrape).
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    ASSERT_EQ(::getsockopt(server.fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    EXPECT_NE(nodelay, 0) << "accepted sockets inherit TCP_NODELAY from the listener";
+
+    // A body past 16 KiB (many workers) still arrives whole.
+    Scoreboard big(100);
+    source.state.scoreboard = &big;
+    source.state.workers.clear();
+    for (uint32_t i = 0; i < big.slot_count(); ++i) {
+        big.slot(i).set_state(WorkerState::idle);
+        source.state.workers.push_back({::getpid(), i, 1, 0});
+    }
+    HttpResponse r = get(server, "/metrics");
+    ASSERT_EQ(r.status, 200) << r.raw.substr(0, 200);
+    EXPECT_GT(r.body.size(), 16384u);
+    EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
+    EXPECT_TRUE(r.body.ends_with("\n"));
 }
 
 TEST_F(ServerTest, ServesIPv6)
