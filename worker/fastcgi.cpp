@@ -21,6 +21,7 @@
 #include <limits>
 #include <optional>
 
+#include "worker/cgi_response.hpp"
 #include "worker/codec.hpp"
 
 namespace drover {
@@ -149,23 +150,6 @@ bool parse_pairs(std::string_view s, std::vector<Param>& out)
     return true;
 }
 
-/// A non-empty run of ASCII digits that fits int64_t.
-std::optional<int64_t> parse_length(std::string_view s)
-{
-    if (s.empty())
-        return std::nullopt;
-    int64_t value = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        const int digit = c - '0';
-        if (value > (std::numeric_limits<int64_t>::max() - digit) / 10)
-            return std::nullopt;
-        value = value * 10 + digit;
-    }
-    return value;
-}
-
 const char* type_name(uint8_t type)
 {
     switch (type) {
@@ -182,30 +166,6 @@ const char* type_name(uint8_t type)
     case fcgi::kUnknownType: return "FCGI_UNKNOWN_TYPE";
     default: return "unknown record type";
     }
-}
-
-/// The CGI response head ("Status: 200 OK", headers, blank line).
-std::string cgi_head(const ResponseHead& head)
-{
-    std::string out = "Status: ";
-    if (!head.status_line.empty()) {
-        out += head.status_line;
-    } else {
-        out += std::to_string(head.status);
-        out += ' ';
-        out += status_reason(head.status);
-    }
-    out += "\r\n";
-    if (head.headers) {
-        for (const auto& [name, value] : *head.headers) {
-            out += name;
-            out += ": ";
-            out += value;
-            out += "\r\n";
-        }
-    }
-    out += "\r\n";
-    return out;
 }
 
 class FastcgiCodec final : public Codec {
@@ -522,7 +482,7 @@ bool FastcgiCodec::end_params(RequestSink& sink)
     // empty STDIN record.
     content_length_ = -1;
     if (request.has_param("CONTENT_LENGTH")) {
-        if (auto length = parse_length(request.param("CONTENT_LENGTH")))
+        if (auto length = parse_cgi_length(request.param("CONTENT_LENGTH")))
             content_length_ = *length;
     }
     if (content_length_ > 0 && static_cast<uint64_t>(content_length_) > limits_.max_body_size)
@@ -630,12 +590,7 @@ void FastcgiCodec::write_error(int status, Output& out)
         return;
     // Once a head went out, a second one would land in the body: just end.
     if (!response_started_) {
-        const std::string line = std::to_string(status) + " " + std::string(status_reason(status));
-        const std::string body = line + "\n";
-        std::string text = "Status: " + line + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n";
-        if (!head_request_)
-            text += body;
+        const std::string text = cgi_error_response(status, head_request_);
         response_started_ = true;
         append_stdout(text, false, out);
     }

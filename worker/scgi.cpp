@@ -11,27 +11,11 @@
 #include <limits>
 #include <optional>
 
+#include "worker/cgi_response.hpp"
 #include "worker/codec.hpp"
 
 namespace drover {
 namespace {
-
-/// A non-empty run of ASCII digits that fits int64_t.
-std::optional<int64_t> parse_length(std::string_view s)
-{
-    if (s.empty())
-        return std::nullopt;
-    int64_t value = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9')
-            return std::nullopt;
-        const int digit = c - '0';
-        if (value > (std::numeric_limits<int64_t>::max() - digit) / 10)
-            return std::nullopt;
-        value = value * 10 + digit;
-    }
-    return value;
-}
 
 /// A header value or name for a log line: bounded, NULs and controls escaped.
 std::string printable(std::string_view s)
@@ -51,30 +35,6 @@ std::string printable(std::string_view s)
     }
     if (s.size() > kMax)
         out += "...";
-    return out;
-}
-
-/// The CGI response head ("Status: 200 OK", headers, blank line).
-std::string cgi_head(const ResponseHead& head)
-{
-    std::string out = "Status: ";
-    if (!head.status_line.empty()) {
-        out += head.status_line;
-    } else {
-        out += std::to_string(head.status);
-        out += ' ';
-        out += status_reason(head.status);
-    }
-    out += "\r\n";
-    if (head.headers) {
-        for (const auto& [name, value] : *head.headers) {
-            out += name;
-            out += ": ";
-            out += value;
-            out += "\r\n";
-        }
-    }
-    out += "\r\n";
     return out;
 }
 
@@ -233,7 +193,7 @@ bool ScgiCodec::on_headers(RequestSink& sink)
                            ? std::string("SCGI request has no headers (CONTENT_LENGTH must come first)")
                            : "first SCGI header must be CONTENT_LENGTH, not '" +
                                  printable(request.params.front().first) + "'");
-    const auto length = parse_length(request.params.front().second);
+    const auto length = parse_cgi_length(request.params.front().second);
     if (!length)
         return fail(0, "SCGI CONTENT_LENGTH '" + printable(request.params.front().second) +
                            "' is not a non-negative integer");
@@ -270,13 +230,7 @@ bool ScgiCodec::on_headers(RequestSink& sink)
 
 void ScgiCodec::write_error(int status, Output& out)
 {
-    const std::string line = std::to_string(status) + " " + std::string(status_reason(status));
-    const std::string body = line + "\n";
-    std::string text = "Status: " + line + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n";
-    if (!head_request_)
-        text += body;
-    out.copy(text);
+    out.copy(cgi_error_response(status, head_request_));
 }
 
 bool ScgiCodec::fail(int status, std::string message)
