@@ -88,7 +88,7 @@ size_t Slot::read_summary(char* out, size_t size) const noexcept
     return n;
 }
 
-void RetiredTotals::fold(const Slot& slot) noexcept
+void CounterTotals::fold(const Slot& slot) noexcept
 {
     for (size_t p = 0; p < kProtocolCount; ++p) {
         const ProtocolCounters& from = slot.counters.protocols[p];
@@ -103,6 +103,27 @@ void RetiredTotals::fold(const Slot& slot) noexcept
     }
     accepted_connections += slot.counters.accepted_connections.load();
     requests_served += slot.requests_served.load();
+}
+
+} // namespace drover
+
+namespace drover {
+
+void CounterTotals::add(const CounterTotals& other) noexcept
+{
+    for (size_t p = 0; p < kProtocolCount; ++p) {
+        const Protocol& from = other.protocols[p];
+        Protocol& to = protocols[p];
+        for (size_t i = 0; i < kStatusClasses; ++i)
+            to.requests_by_class[i] += from.requests_by_class[i];
+        for (size_t i = 0; i < kDurationBuckets; ++i)
+            to.duration_buckets[i] += from.duration_buckets[i];
+        to.duration_us_sum += from.duration_us_sum;
+        to.request_bytes += from.request_bytes;
+        to.response_bytes += from.response_bytes;
+    }
+    accepted_connections += other.accepted_connections;
+    requests_served += other.requests_served;
 }
 
 } // namespace drover

@@ -91,9 +91,10 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<int32_t>::is_always_lock_free);
 
-/// Plain (master-memory) totals of reaped workers' counters, so that exported
-/// counters never go backwards when a worker is replaced.
-struct RetiredTotals {
+/// Plain (master-memory) sums of slot counters: the master keeps the totals of
+/// reaped workers in one, so exported counters never go backwards when a
+/// worker is replaced, and a scrape adds the live slots to a copy of it.
+struct CounterTotals {
     struct Protocol {
         std::array<uint64_t, kStatusClasses> requests_by_class{};
         std::array<uint64_t, kDurationBuckets> duration_buckets{};
@@ -106,6 +107,7 @@ struct RetiredTotals {
     uint64_t requests_served = 0;
 
     void fold(const Slot& slot) noexcept;
+    void add(const CounterTotals& other) noexcept;
 };
 
 } // namespace drover

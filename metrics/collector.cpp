@@ -17,40 +17,6 @@ namespace drover {
 
 namespace {
 
-void add_slot(PoolSnapshot& snap, const Slot& slot)
-{
-    for (size_t p = 0; p < kProtocolCount; ++p) {
-        const ProtocolCounters& from = slot.counters.protocols[p];
-        ProtocolTotals& to = snap.protocols[p];
-        for (size_t i = 0; i < kStatusClasses; ++i)
-            to.requests_by_class[i] += from.requests_by_class[i].load();
-        for (size_t i = 0; i < kDurationBuckets; ++i)
-            to.duration_buckets[i] += from.duration_buckets[i].load();
-        to.duration_us_sum += from.duration_us_sum.load();
-        to.request_bytes += from.request_bytes.load();
-        to.response_bytes += from.response_bytes.load();
-    }
-    snap.accepted_connections += slot.counters.accepted_connections.load();
-    snap.requests_served += slot.requests_served.load();
-}
-
-void add_retired(PoolSnapshot& snap, const RetiredTotals& retired)
-{
-    for (size_t p = 0; p < kProtocolCount; ++p) {
-        const RetiredTotals::Protocol& from = retired.protocols[p];
-        ProtocolTotals& to = snap.protocols[p];
-        for (size_t i = 0; i < kStatusClasses; ++i)
-            to.requests_by_class[i] += from.requests_by_class[i];
-        for (size_t i = 0; i < kDurationBuckets; ++i)
-            to.duration_buckets[i] += from.duration_buckets[i];
-        to.duration_us_sum += from.duration_us_sum;
-        to.request_bytes += from.request_bytes;
-        to.response_bytes += from.response_bytes;
-    }
-    snap.accepted_connections += retired.accepted_connections;
-    snap.requests_served += retired.requests_served;
-}
-
 /// A number as label text, in a caller-provided buffer: no allocation.
 std::string_view number_label(char (&buf)[24], uint64_t value)
 {
@@ -69,13 +35,13 @@ void write_requests(ExpositionWriter& w, const PoolSnapshot& snap)
         const char* proto = protocol_name(static_cast<Protocol>(p));
         for (size_t c = 0; c < kStatusClasses; ++c)
             w.sample("drover_requests_total", {{"protocol", proto}, {"status_class", kStatusClassNames[c]}},
-                     snap.protocols[p].requests_by_class[c]);
+                     snap.totals.protocols[p].requests_by_class[c]);
     }
 
     w.family("drover_request_duration_seconds", MetricType::histogram,
              "Time from the request head to the last byte of the response, by protocol.");
     for (size_t p = 0; p < kProtocolCount; ++p) {
-        const ProtocolTotals& t = snap.protocols[p];
+        const CounterTotals::Protocol& t = snap.totals.protocols[p];
         w.histogram("drover_request_duration_seconds", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
                     kDurationBounds, t.duration_buckets, static_cast<double>(t.duration_us_sum) / 1e6);
     }
@@ -83,18 +49,18 @@ void write_requests(ExpositionWriter& w, const PoolSnapshot& snap)
     w.family("drover_request_bytes_total", MetricType::counter, "Bytes of request bodies read, by protocol.");
     for (size_t p = 0; p < kProtocolCount; ++p)
         w.sample("drover_request_bytes_total", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
-                 snap.protocols[p].request_bytes);
+                 snap.totals.protocols[p].request_bytes);
 
     w.family("drover_response_bytes_total", MetricType::counter, "Bytes of responses written, by protocol.");
     for (size_t p = 0; p < kProtocolCount; ++p)
         w.sample("drover_response_bytes_total", {{"protocol", protocol_name(static_cast<Protocol>(p))}},
-                 snap.protocols[p].response_bytes);
+                 snap.totals.protocols[p].response_bytes);
 
     w.family("drover_requests_in_flight", MetricType::gauge, "Requests being handled now (workers in state busy).");
     w.sample("drover_requests_in_flight", {}, snap.workers_in(WorkerState::busy));
 
     w.family("drover_accepted_connections_total", MetricType::counter, "Connections accepted by workers.");
-    w.sample("drover_accepted_connections_total", {}, snap.accepted_connections);
+    w.sample("drover_accepted_connections_total", {}, snap.totals.accepted_connections);
 }
 
 void write_workers(ExpositionWriter& w, const PoolState& pool, const PoolSnapshot& snap)
@@ -235,7 +201,7 @@ PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns)
         if (info.slot >= slot_count)
             continue;  // no scoreboard, or a slot index the master got wrong: nothing to read
         const Slot& slot = pool.scoreboard->slot(info.slot);
-        add_slot(snap, slot);
+        snap.totals.fold(slot);
 
         WorkerSnapshot& ws = snap.workers.emplace_back();
         ws.pid = info.pid;
@@ -258,7 +224,7 @@ PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns)
         }
     }
     if (pool.retired != nullptr)
-        add_retired(snap, *pool.retired);
+        snap.totals.add(*pool.retired);
 
     snap.listeners.reserve(pool.listeners.size());
     for (const ListenerState& listener : pool.listeners)

@@ -22,15 +22,6 @@
 
 namespace drover {
 
-/// Request statistics of one protocol, summed over live and retired workers.
-struct ProtocolTotals {
-    std::array<uint64_t, kStatusClasses> requests_by_class{};
-    std::array<uint64_t, kDurationBuckets> duration_buckets{};  // not cumulative
-    uint64_t duration_us_sum = 0;
-    uint64_t request_bytes = 0;
-    uint64_t response_bytes = 0;
-};
-
 struct WorkerSnapshot {
     pid_t pid = 0;
     uint32_t slot = 0;
@@ -53,9 +44,8 @@ struct ListenerSnapshot {
 };
 
 struct PoolSnapshot {
-    std::array<ProtocolTotals, kProtocolCount> protocols{};
-    uint64_t accepted_connections = 0;
-    uint64_t requests_served = 0;
+    /// Counters summed over live and retired workers.
+    CounterTotals totals;
     /// Live workers per WorkerState (index = the enum value).
     std::array<uint32_t, 5> workers_by_state{};
     std::vector<WorkerSnapshot> workers;

@@ -53,7 +53,7 @@ struct PoolState {
     std::vector<ListenerState> listeners;
     std::vector<WorkerInfo> workers;  ///< live workers (slots in use)
     const Scoreboard* scoreboard = nullptr;
-    const RetiredTotals* retired = nullptr;
+    const CounterTotals* retired = nullptr;
     std::string python_version;       ///< "3.11.2"
 };
 

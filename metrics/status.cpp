@@ -127,7 +127,7 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
         append_int(p.key("start_time"), static_cast<int64_t>(pool.start_time_unix));
         double since = now_unix - pool.start_time_unix;
         append_int(p.key("start_since"), since > 0 ? static_cast<int64_t>(since) : 0);
-        append_uint(p.key("accepted_conn"), snap.accepted_connections);
+        append_uint(p.key("accepted_conn"), snap.totals.accepted_connections);
         append_uint(p.key("listen_queue"), snap.listen_queue());
         append_uint(p.key("max_listen_queue"), std::max(peaks.listen_queue, snap.listen_queue()));
         append_uint(p.key("listen_queue_len"), snap.listen_backlog());

@@ -89,7 +89,7 @@ private:
     std::vector<Listener> listeners_;
     Scoreboard scoreboard_;
     ProcessTable table_;
-    RetiredTotals retired_;
+    CounterTotals retired_;
     CrashBackoff backoff_;
     std::mt19937_64 random_{std::random_device{}()};
 

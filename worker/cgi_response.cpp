@@ -1,25 +1,9 @@
 #include "worker/cgi_response.hpp"
+#include "worker/ascii.hpp"
 
 #include <limits>
 
 namespace drover {
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
-} // namespace
 
 std::string cgi_head(const ResponseHead& head)
 {
@@ -35,7 +19,7 @@ std::string cgi_head(const ResponseHead& head)
     bool has_length = false;
     if (head.headers) {
         for (const auto& [name, value] : *head.headers) {
-            has_length = has_length || iequals(name, "content-length");
+            has_length = has_length || ascii_iequals(name, "content-length");
             out += name;
             out += ": ";
             out += value;

@@ -12,58 +12,12 @@
 #include <cstring>
 
 #include "worker/codec.hpp"
+#include "worker/ascii.hpp"
+#include "worker/percent_decode.hpp"
 
 namespace drover {
 
 namespace {
-
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/// Percent-decodes a path into raw bytes (PEP 3333 "bytes as latin-1 str").
-/// An invalid escape is kept as it is, as gunicorn and wsgiref do.
-std::string percent_decode(std::string_view in)
-{
-    std::string out;
-    out.reserve(in.size());
-    for (size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '%' && i + 2 < in.size()) {
-            int hi = hex_value(in[i + 1]);
-            int lo = hex_value(in[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                out.push_back(static_cast<char>(hi * 16 + lo));
-                i += 2;
-                continue;
-            }
-        }
-        out.push_back(in[i]);
-    }
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = static_cast<char>(y - 'A' + 'a');
-        if (x != y)
-            return false;
-    }
-    return true;
-}
 
 /// "Thu, 26 Nov 2026 10:02:22 GMT", recomputed at most once a second.
 std::string_view http_date()
@@ -146,7 +100,7 @@ public:
         h.append("HTTP/1.1 ").append(head.status_line).append("\r\n");
         if (head.headers) {
             for (const auto& [name, value] : *head.headers) {
-                if (iequals(name, "content-length"))
+                if (ascii_iequals(name, "content-length"))
                     app_sent_length = true;
                 h.append(name).append(": ").append(value).append("\r\n");
             }
@@ -255,6 +209,7 @@ private:
         header_bytes_ = 0;
         body_bytes_ = 0;
         expect_continue_ = false;
+        duplicate_host_ = false;
         return 0;
     }
 
@@ -296,12 +251,12 @@ private:
         // (X_Forwarded_For vs X-Forwarded-For): dropped, as nginx and gunicorn do.
         if (field_.empty() || field_.find('_') != std::string::npos)
             return;
-        if (iequals(field_, "expect") && iequals(value_, "100-continue"))
+        if (ascii_iequals(field_, "expect") && ascii_iequals(value_, "100-continue"))
             expect_continue_ = true;
         std::string name;
-        if (iequals(field_, "content-type")) {
+        if (ascii_iequals(field_, "content-type")) {
             name = "CONTENT_TYPE";
-        } else if (iequals(field_, "content-length")) {
+        } else if (ascii_iequals(field_, "content-length")) {
             name = "CONTENT_LENGTH";
         } else {
             name.reserve(field_.size() + 5);
@@ -310,6 +265,10 @@ private:
                 name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c);
         }
         for (auto& [k, v] : request_.params) {
+            if (k == name && name == "HTTP_HOST") {
+                duplicate_host_ = true;  // refused in on_headers_complete (RFC 9112 3.2)
+                return;
+            }
             if (k == name) {
                 v.append(name == "HTTP_COOKIE" ? "; " : ", ").append(value_);
                 return;
@@ -322,6 +281,9 @@ private:
     {
         if (in_value_)
             add_header();
+        // Two Hosts would be joined into one "a, b" SERVER_NAME.
+        if (duplicate_host_)
+            return fail(400, "more than one Host header");
         http_major_ = parser_.http_major;
         http_minor_ = parser_.http_minor;
         head_request_ = parser_.method == HTTP_HEAD;
@@ -406,6 +368,7 @@ private:
     size_t header_bytes_ = 0;
     uint64_t body_bytes_ = 0;
     bool expect_continue_ = false;
+    bool duplicate_host_ = false;
     bool message_done_ = false;
     bool failed_ = false;
     int error_status_ = 0;

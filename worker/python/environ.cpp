@@ -3,6 +3,9 @@
 // interned key compares pointers.
 #include "worker/python/environ.hpp"
 
+#include "worker/percent_decode.hpp"
+#include "worker/ascii.hpp"
+
 #include <stdexcept>
 
 #include "ipc/log.hpp"
@@ -42,44 +45,6 @@ PyRef latin1(std::string_view bytes)
     return PyRef::steal(PyUnicode_DecodeLatin1(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), nullptr));
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i]))
-            return false;
-    return true;
-}
-
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = ascii_lower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-// Malformed escapes stay as they are, as the HTTP codec treats them.
-std::string percent_decode(std::string_view in)
-{
-    std::string out;
-    out.reserve(in.size());
-    for (size_t i = 0; i < in.size(); ++i) {
-        int hi, lo;
-        if (in[i] == '%' && i + 2 < in.size() && (hi = hex_value(in[i + 1])) >= 0 && (lo = hex_value(in[i + 2])) >= 0) {
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else {
-            out.push_back(in[i]);
-        }
-    }
-    return out;
-}
 
 // The path of a request target: origin-form "/p?q", or absolute-form
 // "http://host/p?q" (a client talking to us as a proxy).
@@ -112,7 +77,7 @@ std::string_view host_name(std::string_view host)
 bool is_https(const Request& request)
 {
     std::string_view https = request.param("HTTPS");
-    return iequals(https, "on") || https == "1" || iequals(request.param("REQUEST_SCHEME"), "https");
+    return ascii_iequals(https, "on") || https == "1" || ascii_iequals(request.param("REQUEST_SCHEME"), "https");
 }
 
 } // namespace

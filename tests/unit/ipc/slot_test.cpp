@@ -59,7 +59,7 @@ TEST(SlotCounters, RecordsByClassAndBucket)
     EXPECT_EQ(fcgi.duration_buckets[kDurationBuckets - 1].load(), 1u);
 }
 
-TEST(RetiredTotals, FoldAddsEveryCounter)
+TEST(CounterTotals, FoldAddsEveryCounter)
 {
     Slot a, b;
     a.counters.record(Protocol::scgi, 200, 10, 1, 2);
@@ -67,7 +67,7 @@ TEST(RetiredTotals, FoldAddsEveryCounter)
     b.counters.record(Protocol::scgi, 200, 20, 3, 4);
     b.counters.accepted_connections.add(7);
     b.end_request();
-    RetiredTotals t;
+    CounterTotals t;
     t.fold(a);
     t.fold(b);
     const auto& scgi = t.protocols[static_cast<size_t>(Protocol::scgi)];

@@ -93,7 +93,7 @@ protected:
     }
 
     Scoreboard sb{4};
-    RetiredTotals retired;
+    CounterTotals retired;
     PoolState pool;
 };
 
@@ -347,7 +347,7 @@ print(families["drover_request_duration_seconds"].type,
 TEST(CollectorScale, ScrapeOf64WorkersIsCheap)
 {
     Scoreboard sb(64);
-    RetiredTotals retired;
+    CounterTotals retired;
     PoolState pool;
     pool.scoreboard = &sb;
     pool.retired = &retired;

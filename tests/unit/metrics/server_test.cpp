@@ -138,7 +138,7 @@ protected:
     };
     std::unique_ptr<event_base, BaseFree> base;
     Scoreboard sb{2};
-    RetiredTotals retired;
+    CounterTotals retired;
     FakeSource source;
 };
 

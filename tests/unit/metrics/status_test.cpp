@@ -72,7 +72,7 @@ protected:
     }
 
     Scoreboard sb{4};
-    RetiredTotals retired;
+    CounterTotals retired;
     PoolState pool;
     uint64_t now_ns = 1'000'000'000'000;
 };

@@ -934,6 +934,44 @@ TEST_F(BridgeTest, InputReadFailureIsAnOSErrorForTheApp)
     EXPECT_EQ(py("last_error"), "OSError: client closed the connection mid-body");
 }
 
+// A chunked body that grows over max_body_size fails while the app reads it:
+// the client is answered 413, as for a Content-Length over the limit, not
+// 500 with an error-level traceback.
+TEST_F(BridgeTest, BodyOverTheLimitThatTheAppLetsOutIs413)
+{
+    StderrCapture log;
+    Exchange ex;
+    ex.body.data = "0123456789";
+    ex.body.chunk = 4;
+    ex.body.fail_at = 4;
+    ex.body.failure = std::string(kBodyTooLarge);
+    ex.run(bridge(), post("/echo", "read", 10));
+    std::string text = log.finish();
+    EXPECT_EQ(ex.outcome.status, 413);
+    EXPECT_EQ(ex.writer.status_line, "413 Content Too Large");
+    EXPECT_EQ(ex.writer.body, "Content Too Large\n");
+    EXPECT_EQ(ex.writer.count("finish"), 1);
+    EXPECT_TRUE(ex.outcome.close_connection) << "the rest of the body is unread";
+    EXPECT_TRUE(contains(text, "info: ")) << text;
+    EXPECT_FALSE(contains(text, "Traceback")) << text;
+
+    // Any other read failure the app lets out is still the app's 500.
+    Exchange other;
+    other.body.data = "0123456789";
+    other.body.chunk = 4;
+    other.body.fail_at = 4;
+    other.run(bridge(), post("/echo", "read", 10));
+    EXPECT_EQ(other.outcome.status, 500);
+
+    // An app that handles the error answers as it likes.
+    Exchange handled;
+    handled.body.data = "0123456789";
+    handled.body.fail_at = 0;
+    handled.body.failure = std::string(kBodyTooLarge);
+    handled.run(bridge(), post("/input_error", "", 10));
+    EXPECT_EQ(handled.outcome.status, 400);
+}
+
 TEST_F(BridgeTest, LeakedObjectsAreDeadAfterTheRequest)
 {
     Exchange ex;
