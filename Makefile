@@ -19,7 +19,8 @@ run: build
 	$(BUILD)/supervisor/drover -c etc/drover.toml
 
 test: build
-	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration
+	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration; \
+	status=$$?; /usr/bin/python3 scripts/test-summary.py $(BUILD); exit $$status
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)
