@@ -254,7 +254,7 @@ ssize_t Connection::read(char* buffer, size_t size)
         ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
         parsed_ += r.consumed;
         if (r.status == ParseStatus::error) {
-            body_error_ = r.error_status == 413 ? "request body larger than max_body_size" : r.error;
+            body_error_ = r.error_status == 413 ? std::string(kBodyTooLarge) : r.error;
             broken_ = true;
             return -1;
         }
@@ -269,18 +269,12 @@ bool Connection::finish_body()
 {
     if (body_end_ && body_pos_ == body_.size())
         return true;
-    // HTTP and SCGI close instead of reading what the app ignored; FastCGI
-    // must read up to the empty FCGI_STDIN to keep the connection in step.
-    if (codec_->protocol() != Protocol::fastcgi || broken_ || aborted_)
-        return false;
-    char sink[16384];
-    for (;;) {
-        ssize_t n = read(sink, sizeof sink);
-        if (n == 0)
-            return true;
-        if (n < 0)
-            return false;
-    }
+    // HTTP and SCGI close instead of reading what the app ignored. FastCGI
+    // stays in step without reading here: once the response has ended the
+    // codec drops the late FCGI_STDIN of that request id by itself, and
+    // draining here would hang, since the codec raises no on_body_end for an
+    // ended request, and could swallow the next BEGIN_REQUEST into this one.
+    return codec_->protocol() == Protocol::fastcgi && !broken_ && !aborted_;
 }
 
 // ---------------------------------------------------------------- ResponseWriter

@@ -109,6 +109,7 @@ private:
         RequestOutcome outcome;
         {
             WsgiResponse reply(response, request.head, context);
+            reply.set_input(input.get());
             PyRef environ;
             if (input && reply.start_response())
                 environ = python_->environ.build(request, peer, input.get(), python_->errors.get());

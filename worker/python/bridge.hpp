@@ -15,6 +15,13 @@
 
 namespace drover {
 
+/// BodySource::error() of a body that went over max_body_size. When the
+/// application lets that read error out, the answer is 413, not 500: the
+/// client sent too much, the application did nothing wrong. (A body whose
+/// Content-Length is over the limit is refused before the application runs;
+/// a chunked one can only be caught while it is read.)
+inline constexpr std::string_view kBodyTooLarge = "request body larger than max_body_size";
+
 /// The request body, streamed from the connection.
 class BodySource {
 public:

@@ -390,6 +390,14 @@ PyRef make_input(BodySource& body)
     return self;
 }
 
+bool input_too_large(PyObject* self)
+{
+    if (!self || Py_TYPE(self) != input_type())
+        return false;
+    InputObject* input = as_input(self);
+    return input->failed && input->error == kBodyTooLarge;
+}
+
 void detach_input(PyObject* self)
 {
     if (!self || Py_TYPE(self) != input_type())

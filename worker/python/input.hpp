@@ -16,4 +16,8 @@ PyRef make_input(BodySource& body);
 /// flight. GIL held.
 void detach_input(PyObject* input);
 
+/// True when a read of this stream failed because the body went over
+/// max_body_size (kBodyTooLarge). GIL held.
+bool input_too_large(PyObject* input);
+
 } // namespace drover

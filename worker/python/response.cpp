@@ -13,6 +13,7 @@
 #include "ipc/log.hpp"
 #include "worker/python/file_wrapper.hpp"
 #include "worker/python/gil.hpp"
+#include "worker/python/input.hpp"
 #include "worker/python/python_error.hpp"
 
 namespace drover {
@@ -45,6 +46,7 @@ struct WsgiResponse::State {
     bool done = false;  // the outcome is out: an app thread's write() is too late
 
     PyRef write;  // the write() callable, made by the first start_response()
+    PyObject* input = nullptr;  // wsgi.input, borrowed
 };
 
 namespace {
@@ -331,12 +333,13 @@ void end_body(State& s)
         mark_gone(s);
 }
 
-void send_internal_error(State& s)
+// The answer when the application failed before its head went out.
+void send_error(State& s, int status, std::string_view reason)
 {
     static const HeaderList headers = {{"Content-Type", "text/plain; charset=utf-8"}};
-    static constexpr std::string_view body = "Internal Server Error\n";
-    s.status = 500;
-    s.status_line = "500 Internal Server Error";
+    const std::string body = cat(reason, "\n");
+    s.status = status;
+    s.status_line = cat(status, " ", reason);
     s.head_out = true;
     s.content_length = static_cast<int64_t>(body.size());
     bool head_request = s.head_request;
@@ -344,7 +347,7 @@ void send_internal_error(State& s)
         w.start(s.status, s.status_line, headers, s.content_length);
         return true;
     });
-    ok = ok && writer_call(s, true, [head_request](ResponseWriter& w) {
+    ok = ok && writer_call(s, true, [head_request, &body](ResponseWriter& w) {
         return (head_request || w.write(body)) && w.finish();
     });
     if (!ok)
@@ -632,18 +635,28 @@ RequestOutcome WsgiResponse::outcome()
     return out;
 }
 
+void WsgiResponse::set_input(PyObject* input) { state_->input = input; }
+
 RequestOutcome WsgiResponse::fail()
 {
     State& s = *state_;
     PythonError error = PythonError::fetch();
+    // The client's fault, not the application's: no traceback at error level.
+    bool too_large = input_too_large(s.input);
     if (s.client_gone)
         log_info("app: ", s.context, ": client went away (", error.summary(), ")");
+    else if (too_large)
+        log_info("app: ", s.context, ": ", kBodyTooLarge, " (", error.summary(), ")");
     else
         log_python_error(error, cat(s.context, ": request failed"));
-    if (!s.head_out)
-        send_internal_error(s);
+    if (s.head_out)
+        s.close_connection = true;  // the framing is left unfinished
+    else if (too_large)
+        send_error(s, 413, "Content Too Large");
     else
-        s.close_connection = true;
+        send_error(s, 500, "Internal Server Error");
+    if (too_large)
+        s.close_connection = true;  // the rest of the body is left unread
     return outcome();
 }
 

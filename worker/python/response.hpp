@@ -27,13 +27,18 @@ public:
 
     /// Sends what the application returned (nullptr: the call raised, and the
     /// exception is pending). Always calls the iterable's close(); answers 500
-    /// when the application failed before the head went out; returns with no
-    /// Python exception set.
+    /// (413 for a body over max_body_size, see set_input()) when the
+    /// application failed before the head went out; returns with no Python
+    /// exception set.
     RequestOutcome run(PyRef result);
 
     /// Answers 500 for a failure outside the application (environ could not
     /// be built). The pending Python exception, if any, is logged.
     RequestOutcome fail();
+
+    /// The request's wsgi.input (borrowed; it outlives this object): when a
+    /// failure comes from a body over max_body_size, the answer is 413.
+    void set_input(PyObject* input);
 
     struct State;
 
