@@ -18,6 +18,8 @@ namespace drover {
 namespace {
 
 constexpr size_t kReadSize = 64 * 1024;
+/// The longest a lingering close goes on, whatever the client keeps sending.
+constexpr uint64_t kLingerNs = 5'000'000'000ULL;
 
 uint64_t monotonic_ns()
 {
@@ -96,6 +98,7 @@ Connection::Next Connection::parse()
         ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
         parsed_ += r.consumed;
         if (r.status == ParseStatus::error) {
+            unread_input_ = true;
             log_info(protocol_name(codec_->protocol()), " request from ", peer_.remote_addr, " rejected: ", r.error);
             if (r.error_status != 0 && !head_sent_) {
                 Output out;
@@ -230,6 +233,28 @@ bool Connection::flush(Output& out, bool more_follows)
     return true;
 }
 
+void Connection::begin_linger()
+{
+    lingering_ = true;
+    linger_until_ns_ = monotonic_ns() + kLingerNs;
+    ::shutdown(fd_.get(), SHUT_WR);
+}
+
+bool Connection::discard_input()
+{
+    if (monotonic_ns() > linger_until_ns_)
+        return false;
+    char sink[16384];
+    for (;;) {
+        ssize_t n = ::recv(fd_.get(), sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+}
+
 // ---------------------------------------------------------------- BodySource
 
 ssize_t Connection::read(char* buffer, size_t size)
@@ -256,6 +281,9 @@ ssize_t Connection::read(char* buffer, size_t size)
         if (r.status == ParseStatus::error) {
             body_error_ = r.error_status == 413 ? std::string(kBodyTooLarge) : r.error;
             broken_ = true;
+            // The answer the app (or the bridge) gives now is the last one
+            // on this connection: its head should say so.
+            codec_->refuse_keep_alive();
             return -1;
         }
     }
@@ -406,7 +434,9 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     // keep_alive_allowed is false while the worker stops: HTTP said
     // "Connection: close" in the head; FastCGI and SCGI simply close after
     // the end of the response.
-    bool keep = keep_alive_allowed && finish_body() && !outcome.close_connection && !outcome.client_gone &&
+    bool body_done = finish_body();
+    unread_input_ = !body_done || broken_;
+    bool keep = keep_alive_allowed && body_done && !outcome.close_connection && !outcome.client_gone &&
                 !client_gone_ && !broken_ && !aborted_ && codec_->keep_alive();
     uint64_t duration_us = (monotonic_ns() - start_ns) / 1000;
     slot.counters.record(request.protocol, outcome.status, duration_us, body_bytes_, outcome.response_bytes);

@@ -40,7 +40,22 @@ public:
     /// A kept connection between requests with nothing buffered: may be
     /// closed or handed over. A new connection still waiting for its first
     /// request is not idle: its client was promised an answer.
-    bool idle() const { return served_ > 0 && !pending_ && parsed_ == in_.size() && !mid_request_; }
+    bool idle() const
+    {
+        return served_ > 0 && !lingering_ && !pending_ && parsed_ == in_.size() && !mid_request_;
+    }
+
+    /// Closing now could reset the connection under a response the client
+    /// has not read yet: it may still be sending a body drover did not read.
+    bool should_linger() const { return unread_input_ && !peer_closed_ && !lingering_; }
+    /// Lingering close, as nginx does: our side of the stream ends (the
+    /// client sees the response and EOF), and what the client still sends is
+    /// read and dropped until it stops or a timeout, so the kernel never
+    /// answers it with a reset.
+    void begin_linger();
+    bool lingering() const { return lingering_; }
+    /// Reads and drops what arrived; false once the client has closed.
+    bool discard_input();
 
     // RequestSink
     void on_request(Request&& request) override;
@@ -86,6 +101,9 @@ private:
     bool mid_request_ = false;   // the codec has seen part of a request head
     bool broken_ = false;        // parse error or I/O error: close after this request
     uint64_t served_ = 0;        // requests answered on this connection
+    bool unread_input_ = false;  // closing with request bytes possibly still on the way
+    bool lingering_ = false;
+    uint64_t linger_until_ns_ = 0;  // however much the client sends, lingering ends then
 
     std::optional<Request> pending_;
     std::string body_;    // body bytes parsed but not yet read by the app; [body_pos_, size)

@@ -62,6 +62,9 @@ std::string address_text(const sockaddr_storage& ss, std::string* port)
 
 class Worker;
 
+/// How long a lingering close reads and drops what a client still sends.
+constexpr time_t kLingerSeconds = 2;
+
 struct ListenerState {
     Worker* worker = nullptr;
     uint8_t index = 0;  ///< its place in the worker spec: the tag of passed connections
@@ -276,6 +279,13 @@ void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
 {
     auto* state = static_cast<ConnectionState*>(arg);
     Worker* self = state->worker;
+    if (state->connection->lingering()) {
+        if ((what & EV_TIMEOUT) || !state->connection->discard_input())
+            self->connections_.erase(state->connection->fd());
+        if (self->stopping_ && self->connections_.empty())
+            self->drain();
+        return;
+    }
     if (what & EV_TIMEOUT) {
         self->close_connection(state->connection->fd());
         return;
@@ -308,6 +318,13 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
 
 void Worker::close_connection(int fd)
 {
+    auto it = connections_.find(fd);
+    if (it != connections_.end() && it->second->connection->should_linger()) {
+        it->second->connection->begin_linger();
+        struct timeval tv = {kLingerSeconds, 0};
+        event_add(it->second->read_event.get(), &tv);
+        return;
+    }
     connections_.erase(fd);
     if (stopping_)
         drain();

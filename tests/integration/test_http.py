@@ -324,3 +324,18 @@ def test_unknown_user_is_a_clear_error(tmp_path, http_port):
     p = subprocess.run([drover_binary(), "-c", str(cfg)], capture_output=True, text=True, timeout=10)
     assert p.returncode == 1
     assert "cannot switch to user no-such-user-here: no such user" in p.stderr
+
+
+def test_413_reaches_a_client_still_sending_its_body(start_drover, http_port, tmp_path):
+    """drover answers 413 before reading an 8 MiB body over max_body_size and
+    closes; a lingering close (shut down writing, drop input) keeps the kernel
+    from resetting the connection under the answer."""
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text('app = "basic_app"\npythonpath = ["%s"]\nworkers = 1\nbind = ["127.0.0.1:%d"]\n'
+                   'max_body_size = "1M"\n[metrics]\naddress = ""\n' % (APPS, http_port))
+    start_drover("-c", str(cfg), workers=1)
+    body = os.urandom(8 * 1024 * 1024)
+    statuses = [requests.post(url(http_port, "/echo"), data=body, timeout=30).status_code for _ in range(10)]
+    assert statuses == [413] * 10
+    r = requests.post(url(http_port, "/echo"), data=b"x" * 1000, timeout=10)
+    assert r.status_code == 200 and r.content == b"x" * 1000
