@@ -9,6 +9,10 @@
 
 namespace drover {
 
+/// Tag bit of a passed connection that has not sent its first request yet
+/// (the low bits name its listener).
+inline constexpr uint8_t kPassedFresh = 0x80;
+
 struct PassedFd {
     UniqueFd fd;
     uint8_t tag = 0;

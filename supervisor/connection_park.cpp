@@ -56,7 +56,7 @@ void ConnectionPark::on_writable(evutil_socket_t, short, void* arg)
     for (int fd : waiting) {
         auto it = self->parked_.find(fd);
         if (it != self->parked_.end())
-            self->pass(*it->second);
+            self->pass(*it->second, true);
     }
 }
 
@@ -73,12 +73,20 @@ void ConnectionPark::receive()
                 log_warning(got.error().message());
             return;
         }
-        if (closing_)
+        bool fresh = got->tag & kPassedFresh;
+        if (closing_ && !fresh)
             continue;  // got->fd closes here
         auto p = std::make_unique<Parked>();
         p->park = this;
         p->fd = std::move(got->fd);
         p->tag = got->tag;
+        p->fresh = fresh;
+        if (closing_) {
+            Parked& ref = *p;
+            parked_[ref.fd.get()] = std::move(p);
+            pass(ref, true);
+            continue;
+        }
         p->since = monotonic_seconds();
         int fd = p->fd.get();
         // One-shot: once readable the connection leaves the lot.
@@ -91,10 +99,10 @@ void ConnectionPark::receive()
 void ConnectionPark::on_readable(evutil_socket_t, short, void* arg)
 {
     auto* p = static_cast<Parked*>(arg);
-    p->park->pass(*p);
+    p->park->pass(*p, false);
 }
 
-void ConnectionPark::pass(Parked& p)
+void ConnectionPark::pass(Parked& p, bool unconditionally)
 {
     int fd = p.fd.get();
     char probe;
@@ -103,6 +111,11 @@ void ConnectionPark::pass(Parked& p)
         parked_.erase(fd);  // the peer closed it: nothing to serve
         return;
     }
+    if (n < 0 && !unconditionally) {
+        event_add(p.ev.get(), nullptr);  // not readable after all: wait again
+        return;
+    }
+    event_del(p.ev.get());
     Result<void> sent = send_fd(master_dispatch_.get(), fd, p.tag);
     if (!sent) {
         // The queue is full (every worker busy for long): retried as soon as
@@ -129,14 +142,23 @@ void ConnectionPark::tick(double now)
     for (int fd : retry) {
         auto it = parked_.find(fd);
         if (it != parked_.end())
-            pass(*it->second);
+            pass(*it->second, true);
     }
 }
 
 void ConnectionPark::close_all()
 {
     closing_ = true;
-    parked_.clear();
+    std::vector<int> fresh, kept;
+    for (auto& [fd, p] : parked_)
+        (p->fresh ? fresh : kept).push_back(fd);
+    for (int fd : kept)
+        parked_.erase(fd);
+    for (int fd : fresh) {
+        auto it = parked_.find(fd);
+        if (it != parked_.end())
+            pass(*it->second, true);
+    }
 }
 
 } // namespace drover

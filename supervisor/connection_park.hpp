@@ -36,8 +36,9 @@ public:
     /// Closes parked connections idle longer than the timeout and retries
     /// passes that found the dispatch queue full. Called from the tick.
     void tick(double now);
-    /// Closes every parked connection, and every one parked from now on
-    /// (stopping: the client reconnects, or finds the service gone).
+    /// Stopping: closes every parked kept connection, now and from now on (the
+    /// client reconnects, or finds the service gone); a new connection that
+    /// has not sent its request yet is passed on at once, to a draining worker.
     void close_all();
     size_t parked() const { return parked_.size(); }
     uint64_t passed() const { return passed_; }
@@ -49,6 +50,7 @@ private:
         uint8_t tag = 0;
         double since = 0;
         bool ready = false;  ///< readable, waiting for room in the dispatch queue
+        bool fresh = false;  ///< never served: its client was promised an answer
         std::unique_ptr<event, void (*)(event*)> ev{nullptr, event_free};
     };
 
@@ -56,7 +58,8 @@ private:
     static void on_readable(evutil_socket_t, short, void* arg);
     static void on_writable(evutil_socket_t, short, void* arg);
     void receive();
-    void pass(Parked& p);
+    /// Passes p to the dispatch queue: when readable, or unconditionally.
+    void pass(Parked& p, bool unconditionally);
 
     event_base* base_;
     double idle_timeout_;

@@ -45,6 +45,10 @@ public:
         return served_ > 0 && !lingering_ && !pending_ && parsed_ == in_.size() && !mid_request_;
     }
 
+    /// A new connection that has sent nothing yet: it may go to another
+    /// worker (through the master), but its client was promised an answer.
+    bool fresh() const { return served_ == 0 && !lingering_ && !pending_ && in_.empty() && !mid_request_; }
+
     /// Closing now could reset the connection under a response the client
     /// has not read yet: it may still be sending a body drover did not read.
     bool should_linger() const { return unread_input_ && !peer_closed_ && !lingering_; }

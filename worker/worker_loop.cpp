@@ -101,9 +101,10 @@ private:
     /// Takes one connection the master passed on; false when none is queued.
     bool receive_passed();
     void add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info);
-    /// Hands every idle kept connection but keep to the master, so none waits
-    /// behind the blocking call this worker is about to make.
-    void park_idle_connections(int keep);
+    /// Hands every idle kept connection but keep (and, with fresh_too, every
+    /// new one that has sent nothing yet) to the master, so none waits behind
+    /// the blocking call this worker is about to make.
+    void park_idle_connections(int keep, bool fresh_too);
     void drive(ConnectionState& state, Connection::Next next);
     void close_connection(int fd);
     void begin_stop();
@@ -243,11 +244,12 @@ bool Worker::receive_passed()
             log_warning(got.error().message());
         return false;
     }
-    if (got->tag >= listeners_.size()) {
-        log_error("passed connection with unknown listener ", static_cast<int>(got->tag));
+    uint8_t index = got->tag & static_cast<uint8_t>(~kPassedFresh);
+    if (index >= listeners_.size()) {
+        log_error("passed connection with unknown listener ", static_cast<int>(index));
         return true;
     }
-    ListenerState& listener = *listeners_[got->tag];
+    ListenerState& listener = *listeners_[index];
     PeerInfo info;
     if (!listener.spec.is_unix) {
         sockaddr_storage peer{};
@@ -259,15 +261,18 @@ bool Worker::receive_passed()
     return true;
 }
 
-void Worker::park_idle_connections(int keep)
+void Worker::park_idle_connections(int keep, bool fresh_too)
 {
     if (spec_.park_fd < 0)
         return;
     std::vector<int> parked;
     for (auto& [fd, state] : connections_) {
-        if (fd == keep || !state->connection->idle())
+        if (fd == keep)
             continue;
-        if (!send_fd(spec_.park_fd, fd, state->listener))
+        bool fresh = fresh_too && state->connection->fresh();
+        if (!fresh && !state->connection->idle())
+            continue;
+        if (!send_fd(spec_.park_fd, fd, static_cast<uint8_t>(state->listener | (fresh ? kPassedFresh : 0))))
             break;  // the master's queue is full: keep the rest
         parked.push_back(fd);
     }
@@ -297,7 +302,7 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
 {
     Connection& c = *state.connection;
     while (next == Connection::Next::serve) {
-        park_idle_connections(c.fd());
+        park_idle_connections(c.fd(), true);
         bool keep_alive = !stopping_ && spec_.app.keepalive > 0;
         next = c.serve(*bridge_, slot_, keep_alive);
         slot_.set_state(stopping_ ? WorkerState::stopping : WorkerState::idle);
@@ -360,7 +365,7 @@ void Worker::begin_stop()
     // Idle kept connections go to the master, which passes them to a worker
     // that stays (a reload) or closes them (a shutdown); without a master
     // park they are closed, and the client reconnects.
-    park_idle_connections(-1);
+    park_idle_connections(-1, false);  // new ones stay: this worker answers them
     std::vector<int> idle;
     for (auto& [fd, state] : connections_)
         if (state->connection->idle())
@@ -374,11 +379,14 @@ void Worker::drain()
 {
     if (!connections_.empty())
         return;
-    // Whatever is still queued on the listeners was promised an answer.
+    // Whatever is still queued on the listeners was promised an answer, and
+    // so were the new connections the master passes on at a shutdown.
     for (auto& l : listeners_) {
         if (accept_one(*l))
             return;  // served or waiting for its request; drain() runs again at its close
     }
+    if (spec_.dispatch_fd >= 0 && receive_passed())
+        return;
     event_base_loopbreak(base_.get());
 }
 

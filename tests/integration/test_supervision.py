@@ -567,10 +567,6 @@ def socket_owners(pids):
     return owners
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "head-of-line blocking: a worker accepts a second connection while its first one has not sent its "
-    "request yet, then blocks serving the first; the second waits although another worker is idle "
-    "(only kept connections with served > 0 are parked in the master)"))
 def test_two_early_connections_are_served_at_once_by_two_workers(sup, tmp_path):
     """Two clients connect, and only once drover has accepted both do they
     send their (slow) requests. With two idle workers both run at once,
