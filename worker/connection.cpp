@@ -332,9 +332,44 @@ bool Connection::write_head_if_needed(Output& out)
     return true;
 }
 
+bool Connection::read_frontend_records()
+{
+    // While the app writes nothing else reads the socket, but a FastCGI web
+    // server may send FCGI_ABORT_REQUEST, or a BEGIN_REQUEST that must be
+    // refused with FCGI_CANT_MPX_CONN now: take what has arrived, without
+    // waiting. The codec never pauses, so this cannot start another request.
+    if (!broken_ && !peer_closed_) {
+        for (;;) {
+            size_t old = in_.size();
+            in_.resize(old + kReadSize);
+            ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, MSG_DONTWAIT);
+            in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+            if (n == 0)
+                peer_closed_ = true;
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < static_cast<ssize_t>(kReadSize))
+                break;
+        }
+        if (parsed_ < in_.size()) {
+            ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
+            parsed_ += r.consumed;
+            if (r.status == ParseStatus::error) {
+                log_info(protocol_name(codec_->protocol()), " request from ", peer_.remote_addr, " rejected: ", r.error);
+                broken_ = true;
+            }
+        }
+    }
+    return !aborted_;
+}
+
 bool Connection::write(std::string_view data)
 {
     if (client_gone_ || aborted_)
+        return false;
+    // Between the chunks of a streamed FastCGI response (not before the
+    // first: a one-write response gains nothing from an extra recv()).
+    if (codec_->protocol() == Protocol::fastcgi && head_sent_ && !read_frontend_records())
         return false;
     Output out;
     write_head_if_needed(out);
@@ -429,6 +464,13 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     headers_.clear();
 
     RequestOutcome outcome = bridge.handle(request, peer_, *this, *this);
+    if (aborted_) {
+        // FCGI_ABORT_REQUEST is answered with the request's FCGI_END_REQUEST,
+        // sent once the app has let go of the request (its close() ran).
+        Output out;
+        codec_->write_end(out);
+        flush(out);
+    }
 
     ++served_;
     // keep_alive_allowed is false while the worker stops: HTTP said

@@ -90,6 +90,10 @@ private:
     /// Writes out completely, waiting up to io_timeout per stall.
     bool flush(Output& out, bool more_follows = false);
     bool wait_for(short events);
+    /// FastCGI, while the app writes: takes in what the web server sent
+    /// without waiting (FCGI_ABORT_REQUEST, a BEGIN_REQUEST to refuse); false
+    /// once the request is aborted.
+    bool read_frontend_records();
     /// After the app returned: drain an unread body if the protocol needs it.
     bool finish_body();
     void log_access(const RequestOutcome& outcome, uint64_t duration_us);

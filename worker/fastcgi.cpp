@@ -16,7 +16,6 @@
 #include "worker/fastcgi.hpp"
 
 #include <algorithm>
-#include <bitset>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -188,8 +187,6 @@ private:
     enum class Action { skip, buffer, params, body, abort };
     /// Input progress of the active request.
     enum class Phase { params, body, body_done };
-    /// Who a record with a nonzero requestId belongs to.
-    enum class Owner { current, ignored, unknown };
 
     bool on_header();
     void on_content(std::string_view chunk, RequestSink& sink);
@@ -197,8 +194,6 @@ private:
     bool begin_request(RequestSink& sink);
     bool end_params(RequestSink& sink);
     bool answer_get_values(RequestSink& sink);
-    Owner owner(uint16_t id) const;
-    void set_rejected(uint16_t id, bool rejected);
     void append_stdout(std::string_view data, bool borrow, Output& out) const;
     bool fail(int status, std::string message);
     ParseResult failure(size_t consumed) const;
@@ -216,9 +211,14 @@ private:
     Action action_ = Action::skip;
     std::string content_;  // discrete record content (BEGIN_REQUEST, GET_VALUES)
 
-    // The current request: active from its BEGIN_REQUEST until write_end; its
-    // id stays in current_id_ after that so late records for it (STDIN the
-    // application did not read before answering) are dropped, not refused.
+    // The current request: active from its BEGIN_REQUEST until write_end.
+    // Records for any other id are ignored (specification 3.3: "While a
+    // request ID R is inactive, the application ignores records with
+    // requestId == R, except for FCGI_BEGIN_REQUEST"). That covers the late
+    // STDIN of a request answered before its body was read, the records of
+    // a request refused with CANT_MPX_CONN or UNKNOWN_ROLE, and the late
+    // STDIN reaching a fresh codec when a kept connection was passed to
+    // another worker between the response and the end of that STDIN.
     bool active_ = false;
     uint16_t current_id_ = 0;
     bool keep_conn_ = false;
@@ -229,10 +229,6 @@ private:
     bool head_request_ = false;
     bool aborted_ = false;
     bool response_started_ = false;
-
-    // Ids refused with CANT_MPX_CONN or UNKNOWN_ROLE: their records are
-    // ignored until a BEGIN_REQUEST reuses the id. Allocated on first refusal.
-    std::unique_ptr<std::bitset<65536>> rejected_;
 
     bool failed_ = false;
     int error_status_ = 0;
@@ -330,15 +326,8 @@ bool FastcgiCodec::on_header()
                            std::to_string(r.request_id) + ")");
     }
 
-    switch (owner(r.request_id)) {
-    case Owner::current:
-        break;
-    case Owner::ignored:
-        return true;
-    case Owner::unknown:
-        return fail(0, std::string(type_name(r.type)) + " for request id " + std::to_string(r.request_id) +
-                           ", which has no FCGI_BEGIN_REQUEST");
-    }
+    if (!active_ || r.request_id != current_id_)
+        return true;  // an inactive request id: ignored
 
     switch (r.type) {
     case fcgi::kParams:
@@ -445,16 +434,13 @@ bool FastcgiCodec::begin_request(RequestSink& sink)
     if (active_) {
         if (id == current_id_)
             return fail(0, "FCGI_BEGIN_REQUEST for request id " + std::to_string(id) + ", which is already active");
-        set_rejected(id, true);
         sink.on_reply(end_request_record(id, fcgi::kCantMpxConn));
         return true;
     }
     if (role != fcgi::kResponder) {
-        set_rejected(id, true);
         sink.on_reply(end_request_record(id, fcgi::kUnknownRole));
         return true;
     }
-    set_rejected(id, false);
     active_ = true;
     current_id_ = id;
     keep_conn_ = (flags & fcgi::kKeepConn) != 0;
@@ -518,25 +504,6 @@ bool FastcgiCodec::answer_get_values(RequestSink& sink)
     }
     sink.on_reply(make_record(fcgi::kGetValuesResult, fcgi::kNullRequestId, answer));
     return true;
-}
-
-FastcgiCodec::Owner FastcgiCodec::owner(uint16_t id) const
-{
-    if (rejected_ && rejected_->test(id))
-        return Owner::ignored;
-    if (id == current_id_ && current_id_ != 0)
-        return active_ ? Owner::current : Owner::ignored;
-    return Owner::unknown;
-}
-
-void FastcgiCodec::set_rejected(uint16_t id, bool rejected)
-{
-    if (!rejected_) {
-        if (!rejected)
-            return;
-        rejected_ = std::make_unique<std::bitset<65536>>();
-    }
-    rejected_->set(id, rejected);
 }
 
 void FastcgiCodec::append_stdout(std::string_view data, bool borrow, Output& out) const

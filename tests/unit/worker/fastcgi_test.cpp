@@ -625,22 +625,50 @@ TEST(FastcgiCodec, ContentLengthValues)
     }
 }
 
-TEST(FastcgiCodec, RecordForUnknownIdCloses)
+// Specification 3.3: "While a request ID R is inactive, the application
+// ignores records with requestId == R, except for FCGI_BEGIN_REQUEST".
+TEST(FastcgiCodec, RecordsForInactiveIdsAreIgnored)
 {
-    for (uint8_t type : {fcgi::kParams, fcgi::kStdin, fcgi::kAbortRequest}) {
+    for (uint8_t type : {fcgi::kParams, fcgi::kStdin, fcgi::kAbortRequest, fcgi::kData}) {
         RecordingSink sink;
         auto c = codec();
-        const auto r = feed_all(*c, sink, record(type, 8, ""));
-        EXPECT_EQ(r.status, ParseStatus::error) << int(type);
-        EXPECT_EQ(r.error_status, 0);
-        EXPECT_NE(r.error.find("request id 8"), std::string::npos) << r.error;
+        const auto r = feed_all(*c, sink, record(type, 8, "content") + record(type, 8, "") + post_request(1, "x"));
+        ASSERT_EQ(r.status, ParseStatus::more) << int(type) << " " << r.error;
+        EXPECT_TRUE(sink.replies.empty()) << int(type);
+        ASSERT_EQ(sink.requests.size(), 1u) << int(type);
+        EXPECT_EQ(sink.body, "x");
+        EXPECT_EQ(sink.body_ends, 1);
     }
     // Also while another request is active.
     RecordingSink sink;
     auto c = codec();
-    const auto r = feed_all(*c, sink, begin(1) + record(fcgi::kParams, 2, nv("A", "b")));
-    EXPECT_EQ(r.status, ParseStatus::error);
-    EXPECT_EQ(r.error_status, 0);
+    const auto r = feed_all(*c, sink, begin(1) + record(fcgi::kParams, 2, nv("A", "b")) +
+                                          params(1, nv("REQUEST_METHOD", "GET")) + record(fcgi::kStdin, 2, "zz") +
+                                          stdin_records(1, ""));
+    ASSERT_EQ(r.status, ParseStatus::more) << r.error;
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_FALSE(sink.requests[0].has_param("A"));
+    EXPECT_EQ(sink.body, "");
+    EXPECT_EQ(sink.body_ends, 1);
+}
+
+// A kept connection whose app answered before the body had come can be
+// handed to another worker before the late FCGI_STDIN arrives: that worker's
+// fresh codec must drop it and serve the next request (it used to close the
+// connection: "FCGI_STDIN for request id 1, which has no FCGI_BEGIN_REQUEST").
+TEST(FastcgiCodec, FreshCodecDropsTheLateStdinOfARequestItNeverSaw)
+{
+    const std::string input = stdin_records(1, "late body") + post_request(1, "next");
+    for (const auto& splits : {whole(input), bytewise(input), random_splits(input, 7)}) {
+        RecordingSink s;
+        auto fresh = codec();
+        const auto r = feed_pieces(*fresh, s, input, splits);
+        ASSERT_EQ(r.status, ParseStatus::more) << r.error;
+        ASSERT_EQ(s.requests.size(), 1u);
+        EXPECT_EQ(s.body, "next");
+        EXPECT_EQ(s.body_ends, 1);
+        EXPECT_TRUE(s.replies.empty());
+    }
 }
 
 TEST(FastcgiCodec, StdinBeforeParamsEndedCloses)
