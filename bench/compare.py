@@ -219,14 +219,16 @@ def bench_preload(tmp):
     site = ROOT / "tests" / "integration" / "apps" / "django_site"
     if not site.exists():
         return lines + ["(no Django project at %s)" % site]
-    env = dict(os.environ, DJANGO_DB=str(tmp / "db.sqlite3"), DROVER_DJANGO_DB=str(tmp / "db.sqlite3"))
+    env = dict(os.environ, DROVER_TEST_DB_DIR=str(tmp), DJANGO_SETTINGS_MODULE="dsite.settings")
+    subprocess.run(["/usr/bin/python3", "manage.py", "migrate", "-v", "0"], cwd=str(site), env=env, check=True,
+                   timeout=300)
     result = {}
     for preload in (False, True):
         port = free_port()
         args = [DROVER, "-w", "4", "--metrics", "", "-b", "127.0.0.1:%d" % port, "--pythonpath", str(site)]
         if preload:
             args.append("--preload")
-        args.append(os.environ.get("BENCH_DJANGO_APP", "django_site.wsgi:application"))
+        args.append(os.environ.get("BENCH_DJANGO_APP", "dsite.wsgi:application"))
         p = Proc(args, tmp / ("django-%s.log" % preload), env=env, cwd=str(site))
         try:
             wait_port(port)
@@ -234,7 +236,7 @@ def bench_preload(tmp):
                 subprocess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:%d/admin/login/" % port],
                                timeout=30)
             time.sleep(1)
-            workers = [c for c in children(p.p.pid)]
+            workers = children(p.p.pid)  # with preload, the zygote is one of them
             total = sum(pss_kib(w) for w in workers)
             result[preload] = (total, len(workers))
         finally:

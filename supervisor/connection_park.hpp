@@ -32,6 +32,10 @@ public:
     /// readable ones from dispatch_fd.
     int worker_park_fd() const { return worker_park_.get(); }
     int worker_dispatch_fd() const { return worker_dispatch_.get(); }
+    /// The sending end of the dispatch queue: a worker puts a connection whose
+    /// next request has already arrived straight into it, with no round
+    /// through the master.
+    int dispatch_send_fd() const { return master_dispatch_.get(); }
 
     /// Closes parked connections idle longer than the timeout and retries
     /// passes that found the dispatch queue full. Called from the tick.

@@ -458,8 +458,10 @@ WorkerSpec Master::worker_spec(uint32_t slot) const
     if (park_) {
         spec.park_fd = park_->worker_park_fd();
         spec.dispatch_fd = park_->worker_dispatch_fd();
+        spec.dispatch_send_fd = park_->dispatch_send_fd();
         spec.keep_fds.push_back(spec.park_fd);
         spec.keep_fds.push_back(spec.dispatch_fd);
+        spec.keep_fds.push_back(spec.dispatch_send_fd);
     }
     return spec;
 }

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -105,6 +106,8 @@ private:
     /// new one that has sent nothing yet) to the master, so none waits behind
     /// the blocking call this worker is about to make.
     void park_idle_connections(int keep, bool fresh_too);
+    /// Other workers whose slot says idle.
+    uint32_t idle_peers() const;
     void drive(ConnectionState& state, Connection::Next next);
     void close_connection(int fd);
     void begin_stop();
@@ -261,10 +264,25 @@ bool Worker::receive_passed()
     return true;
 }
 
+uint32_t Worker::idle_peers() const
+{
+    uint32_t idle = 0;
+    const Scoreboard& sb = *spec_.scoreboard;
+    for (uint32_t i = 0; i < sb.slot_count(); ++i)
+        if (i != spec_.slot && sb.slot(i).load_state() == WorkerState::idle)
+            ++idle;
+    return idle;
+}
+
 void Worker::park_idle_connections(int keep, bool fresh_too)
 {
     if (spec_.park_fd < 0)
         return;
+    // A connection whose next request has already arrived is worth passing
+    // on only to a worker that is idle now; when every worker is busy it
+    // waits no longer here than anywhere, and passing it would cost more
+    // than the request (the scoreboard says who is idle: no syscall).
+    uint32_t takers = std::numeric_limits<uint32_t>::max();
     std::vector<int> parked;
     for (auto& [fd, state] : connections_) {
         if (fd == keep)
@@ -272,8 +290,20 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
         bool fresh = fresh_too && state->connection->fresh();
         if (!fresh && !state->connection->idle())
             continue;
-        if (!send_fd(spec_.park_fd, fd, static_cast<uint8_t>(state->listener | (fresh ? kPassedFresh : 0))))
-            break;  // the master's queue is full: keep the rest
+        uint8_t tag = static_cast<uint8_t>(state->listener | (fresh ? kPassedFresh : 0));
+        char probe;
+        bool waiting = spec_.dispatch_send_fd >= 0 && ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+        if (waiting) {
+            if (takers == std::numeric_limits<uint32_t>::max())
+                takers = idle_peers();
+            if (takers == 0)
+                continue;
+            --takers;
+        }
+        // A waiting connection goes straight to the idle workers; a quiet one
+        // waits in the master for its client.
+        if (!send_fd(waiting ? spec_.dispatch_send_fd : spec_.park_fd, fd, tag))
+            break;  // the queue is full: keep the rest
         parked.push_back(fd);
     }
     for (int fd : parked)
@@ -366,11 +396,16 @@ void Worker::begin_stop()
     // that stays (a reload) or closes them (a shutdown); without a master
     // park they are closed, and the client reconnects.
     park_idle_connections(-1, false);  // new ones stay: this worker answers them
-    std::vector<int> idle;
-    for (auto& [fd, state] : connections_)
-        if (state->connection->idle())
-            idle.push_back(fd);
-    for (int fd : idle)
+    // What is left idle and quiet (the master's queue was full) is closed;
+    // a connection whose next request has already arrived is served here,
+    // with Connection: close.
+    std::vector<int> quiet;
+    for (auto& [fd, state] : connections_) {
+        char probe;
+        if (state->connection->idle() && ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+            quiet.push_back(fd);
+    }
+    for (int fd : quiet)
         connections_.erase(fd);
     drain();
 }

@@ -45,6 +45,9 @@ struct WorkerSpec {
     /// dispatch_fd, tagged with the index of their listener. -1: none.
     int park_fd = -1;
     int dispatch_fd = -1;
+    /// The sending end of the dispatch queue, for connections whose next
+    /// request is already there (no need to wait in the master).
+    int dispatch_send_fd = -1;
     /// The access log ("" off, "-" stdout, or a file the worker opens itself).
     std::string access_log;
     /// File descriptors the child must keep; everything else the master holds
