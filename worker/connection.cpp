@@ -59,26 +59,26 @@ Connection::Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer,
 
 // ---------------------------------------------------------------- parsing
 
-Connection::Next Connection::on_readable()
+ssize_t Connection::receive(int flags)
 {
     for (;;) {
         size_t old = in_.size();
         in_.resize(old + kReadSize);
-        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, 0);
+        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, flags);
         in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
-        if (n > 0) {
-            if (static_cast<size_t>(n) < kReadSize)
-                break;
-            continue;  // maybe more: but parse first so a huge body streams
-        }
-        if (n == 0) {
+        if (n == 0)
             peer_closed_ = true;
-            break;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            break;
+        if (n >= 0 || errno != EINTR)
+            return n;
+    }
+}
+
+Connection::Next Connection::on_readable()
+{
+    // One read, then parse: a large body streams through the codec in
+    // kReadSize steps rather than piling up here first.
+    ssize_t n = receive(0);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
         log_debug("recv() from client failed: ", std::strerror(errno));
         return Next::close;
     }
@@ -178,19 +178,13 @@ bool Connection::wait_for(short events)
 bool Connection::read_blocking()
 {
     for (;;) {
-        size_t old = in_.size();
-        in_.resize(old + kReadSize);
-        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, 0);
-        in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+        ssize_t n = receive(0);
         if (n > 0)
             return true;
         if (n == 0) {
-            peer_closed_ = true;
             errno = ECONNRESET;
             return false;
         }
-        if (errno == EINTR)
-            continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return false;
         if (!wait_for(POLLIN))
@@ -339,17 +333,7 @@ bool Connection::read_frontend_records()
     // refused with FCGI_CANT_MPX_CONN now: take what has arrived, without
     // waiting. The codec never pauses, so this cannot start another request.
     if (!broken_ && !peer_closed_) {
-        for (;;) {
-            size_t old = in_.size();
-            in_.resize(old + kReadSize);
-            ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, MSG_DONTWAIT);
-            in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
-            if (n == 0)
-                peer_closed_ = true;
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < static_cast<ssize_t>(kReadSize))
-                break;
+        while (receive(MSG_DONTWAIT) == static_cast<ssize_t>(kReadSize)) {
         }
         if (parsed_ < in_.size()) {
             ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
@@ -385,8 +369,9 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
     Output out;
     write_head_if_needed(out);
     if (!codec_->raw_body()) {
-        // HEAD, or framing that needs the bytes: no zero-copy path.
-        if (!codec_->raw_body() && pending_ && pending_->head)
+        // HEAD sends no body; other framing (chunked) needs the bytes: no
+        // zero-copy path.
+        if (pending_ && pending_->head)
             return flush(out);
         char buf[65536];
         if (!flush(out))

@@ -84,6 +84,8 @@ public:
 private:
     /// Feeds unparsed input to the codec and says what follows.
     Next parse();
+    /// One recv() appended to the input (EINTR retried); recv's result.
+    ssize_t receive(int flags);
     /// Reads more input, waiting up to io_timeout (during a request).
     bool read_blocking();
     bool write_head_if_needed(Output& out);
