@@ -113,8 +113,8 @@ def test_kill_9_worker_is_replaced_and_logged(start_drover, http_port):
         live = set(d.live_worker_pids())
         ready = set(d.ready_pids())
         return victim not in live and len(live & ready) == 2
-    wait_until(replaced, 2, what="a replacement worker")
-    assert time.monotonic() - t0 < 2.5
+    # the bound: a replacement serves within 2 s of the kill
+    wait_until(replaced, max(0.1, 2 - (time.monotonic() - t0)), what="a replacement worker within 2 s")
     # and the pool serves
     for _ in range(10):
         assert requests.get(url(http_port, "/pid"), timeout=5).status_code == 200
