@@ -8,7 +8,7 @@ meson ninja-build pkg-config g++ make
 libevent-dev libboost-dev python3-dev libtomlplusplus-dev libhttp-parser-dev libsystemd-dev libgtest-dev
 python3-pytest python3-requests python3-flask python3-django python3-prometheus-client python3-venv
 curl nginx apache2 libfcgi-bin prometheus systemd clang
-wrk
+wrk strace
 "
 
 missing=""
