@@ -301,21 +301,31 @@ def test_idle_kept_connection_of_a_busy_worker_is_served_by_another(start_drover
 
 
 def test_user_and_group_drop_root_before_workers_start(start_drover, http_port, tmp_path):
-    import pwd
     import grp
+    import pwd
+    import shutil
+    import tempfile
     import pytest
     if os.getuid() != 0:
         pytest.skip("needs root to switch users")
     nobody = pwd.getpwnam("nobody")
     nogroup = grp.getgrnam("nogroup")
-    cfg = tmp_path / "drover.toml"
-    cfg.write_text('app = "basic_app:whoami"\npythonpath = ["%s"]\nworkers = 1\nbind = ["127.0.0.1:%d"]\n'
-                   'user = "nobody"\ngroup = "nogroup"\n' % (APPS, http_port))
-    os.chmod(tmp_path, 0o755)
-    d = start_drover("-c", str(cfg), workers=1)
-    assert requests.get(url(http_port), timeout=10).text == "%d %d" % (nobody.pw_uid, nogroup.gr_gid)
-    status = open("/proc/%d/status" % d.pid).read()
-    assert re.search(r"^Uid:\s+%d\b" % nobody.pw_uid, status, re.M)
+    # The workers run as nobody: the app must be readable to it, wherever the
+    # checkout lives (a clone under /root is not).
+    app_dir = tempfile.mkdtemp(prefix="drover-nobody-", dir="/tmp")
+    try:
+        os.chmod(app_dir, 0o755)
+        shutil.copy(APPS / "basic_app.py", app_dir)
+        os.chmod(os.path.join(app_dir, "basic_app.py"), 0o644)
+        cfg = tmp_path / "drover.toml"
+        cfg.write_text('app = "basic_app:whoami"\npythonpath = ["%s"]\nworkers = 1\nbind = ["127.0.0.1:%d"]\n'
+                       'user = "nobody"\ngroup = "nogroup"\n[metrics]\naddress = ""\n' % (app_dir, http_port))
+        d = start_drover("-c", str(cfg), workers=1)
+        assert requests.get(url(http_port), timeout=10).text == "%d %d" % (nobody.pw_uid, nogroup.gr_gid)
+        status = open("/proc/%d/status" % d.pid).read()
+        assert re.search(r"^Uid:\s+%d\b" % nobody.pw_uid, status, re.M)
+    finally:
+        shutil.rmtree(app_dir, ignore_errors=True)
 
 
 def test_unknown_user_is_a_clear_error(tmp_path, http_port):
