@@ -106,6 +106,9 @@ private:
     /// new one that has sent nothing yet) to the master, so none waits behind
     /// the blocking call this worker is about to make.
     void park_idle_connections(int keep, bool fresh_too);
+    /// A stopping worker's kept connection, between requests, goes to the
+    /// master (quiet) or straight to the idle workers (request waiting).
+    void hand_over(ConnectionState& state);
     /// Other workers whose slot says idle.
     uint32_t idle_peers() const;
     void drive(ConnectionState& state, Connection::Next next);
@@ -310,6 +313,20 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
         connections_.erase(fd);  // the master holds its own copy now
 }
 
+void Worker::hand_over(ConnectionState& state)
+{
+    int fd = state.connection->fd();
+    char probe;
+    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool waiting = n > 0 && spec_.dispatch_send_fd >= 0;
+    int target = waiting ? spec_.dispatch_send_fd : spec_.park_fd;
+    if (n != 0 && target >= 0)
+        send_fd(target, fd, state.listener);  // if that fails, the close below ends it
+    connections_.erase(fd);  // the master or another worker holds its own copy
+    if (connections_.empty())
+        drain();
+}
+
 void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
 {
     auto* state = static_cast<ConnectionState*>(arg);
@@ -333,12 +350,20 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
     Connection& c = *state.connection;
     while (next == Connection::Next::serve) {
         park_idle_connections(c.fd(), true);
-        bool keep_alive = !stopping_ && spec_.app.keepalive > 0;
+        // A stopping worker ends HTTP connections with "Connection: close".
+        // A FastCGI connection kept with FCGI_KEEP_CONN belongs to the web
+        // server, which may reuse it the moment FCGI_END_REQUEST arrives:
+        // closing it then would lose that request, so it is handed over.
+        bool keep_alive = spec_.app.keepalive > 0 && (!stopping_ || c.protocol() == Protocol::fastcgi);
         next = c.serve(*bridge_, slot_, keep_alive);
         slot_.set_state(stopping_ ? WorkerState::stopping : WorkerState::idle);
     }
     if (next == Connection::Next::close) {
         close_connection(c.fd());
+        return;
+    }
+    if (stopping_ && c.idle()) {
+        hand_over(state);
         return;
     }
     // Waiting: an idle kept connection gets the keepalive timer, a request in
