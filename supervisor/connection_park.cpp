@@ -124,7 +124,6 @@ void ConnectionPark::pass(Parked& p, bool unconditionally)
         event_add(writable_event_.get(), nullptr);
         return;
     }
-    ++passed_;
     parked_.erase(fd);
 }
 

@@ -44,8 +44,6 @@ public:
     /// client reconnects, or finds the service gone); a new connection that
     /// has not sent its request yet is passed on at once, to a draining worker.
     void close_all();
-    size_t parked() const { return parked_.size(); }
-    uint64_t passed() const { return passed_; }
 
 private:
     struct Parked {
@@ -72,7 +70,6 @@ private:
     std::unique_ptr<event, void (*)(event*)> park_event_{nullptr, event_free};
     std::unique_ptr<event, void (*)(event*)> writable_event_{nullptr, event_free};
     std::map<int, std::unique_ptr<Parked>> parked_;
-    uint64_t passed_ = 0;
     bool closing_ = false;
 };
 

@@ -88,8 +88,6 @@ Connection::Next Connection::on_readable()
     return next;
 }
 
-Connection::Next Connection::parse_buffered() { return parse(); }
-
 Connection::Next Connection::parse()
 {
     if (pending_)

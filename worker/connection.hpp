@@ -31,8 +31,6 @@ public:
 
     /// Loop side: reads what the socket has without blocking, and parses it.
     Next on_readable();
-    /// Parses input already buffered (pipelined requests) without reading.
-    Next parse_buffered();
     /// Serves the pending request. Blocking; returns wait (kept alive, idle),
     /// serve (a pipelined request is complete) or close.
     Next serve(WsgiBridge& bridge, Slot& slot, bool keep_alive_allowed);

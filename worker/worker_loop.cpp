@@ -109,6 +109,11 @@ private:
     /// A stopping worker's kept connection, between requests, goes to the
     /// master (quiet) or straight to the idle workers (request waiting).
     void hand_over(ConnectionState& state);
+    /// recv(MSG_PEEK) of one byte: > 0 when the next request has arrived,
+    /// 0 when the client closed, < 0 (EAGAIN) when it is quiet.
+    ssize_t request_waiting(int fd) const;
+    /// Sends fd to the idle workers (waiting) or to the master (quiet).
+    bool pass_on(int fd, uint8_t tag, bool waiting);
     /// Other workers whose slot says idle.
     uint32_t idle_peers() const;
     void drive(ConnectionState& state, Connection::Next next);
@@ -294,8 +299,7 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
         if (!fresh && !state->connection->idle())
             continue;
         uint8_t tag = static_cast<uint8_t>(state->listener | (fresh ? kPassedFresh : 0));
-        char probe;
-        bool waiting = spec_.dispatch_send_fd >= 0 && ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+        bool waiting = request_waiting(fd) > 0;
         if (waiting) {
             if (takers == std::numeric_limits<uint32_t>::max())
                 takers = idle_peers();
@@ -303,9 +307,7 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
                 continue;
             --takers;
         }
-        // A waiting connection goes straight to the idle workers; a quiet one
-        // waits in the master for its client.
-        if (!send_fd(waiting ? spec_.dispatch_send_fd : spec_.park_fd, fd, tag))
+        if (!pass_on(fd, tag, waiting))
             break;  // the queue is full: keep the rest
         parked.push_back(fd);
     }
@@ -313,15 +315,26 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
         connections_.erase(fd);  // the master holds its own copy now
 }
 
+ssize_t Worker::request_waiting(int fd) const
+{
+    char probe;
+    return ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+}
+
+bool Worker::pass_on(int fd, uint8_t tag, bool waiting)
+{
+    // A waiting connection goes straight to the idle workers; a quiet one
+    // waits in the master for its client.
+    int target = waiting && spec_.dispatch_send_fd >= 0 ? spec_.dispatch_send_fd : spec_.park_fd;
+    return target >= 0 && send_fd(target, fd, tag).ok();
+}
+
 void Worker::hand_over(ConnectionState& state)
 {
     int fd = state.connection->fd();
-    char probe;
-    ssize_t n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-    bool waiting = n > 0 && spec_.dispatch_send_fd >= 0;
-    int target = waiting ? spec_.dispatch_send_fd : spec_.park_fd;
-    if (n != 0 && target >= 0)
-        send_fd(target, fd, state.listener);  // if that fails, the close below ends it
+    ssize_t waiting = request_waiting(fd);
+    if (waiting != 0)  // 0: the client closed it
+        pass_on(fd, state.listener, waiting > 0);  // if that fails, the close below ends it
     connections_.erase(fd);  // the master or another worker holds its own copy
     if (connections_.empty())
         drain();
@@ -425,11 +438,9 @@ void Worker::begin_stop()
     // a connection whose next request has already arrived is served here,
     // with Connection: close.
     std::vector<int> quiet;
-    for (auto& [fd, state] : connections_) {
-        char probe;
-        if (state->connection->idle() && ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+    for (auto& [fd, state] : connections_)
+        if (state->connection->idle() && request_waiting(fd) <= 0)
             quiet.push_back(fd);
-    }
     for (int fd : quiet)
         connections_.erase(fd);
     drain();

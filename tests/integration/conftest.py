@@ -126,6 +126,29 @@ class Drover:
         self._out.close()
 
 
+def hup_every_second_under_wrk(url, send_hup, max_hups=9):
+    """Runs `wrk -t2 -c32 -d10s url` and calls send_hup() once a second while
+    it runs. Returns (wrk's output, the number of SIGHUPs sent)."""
+    wrk = subprocess.Popen(["wrk", "-t2", "-c32", "-d10s", url],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    hups = 0
+    try:
+        while hups < max_hups:
+            try:
+                wrk.wait(1)  # paces the reloads: one a second while wrk runs
+                break
+            except subprocess.TimeoutExpired:
+                send_hup()
+                hups += 1
+        out, _ = wrk.communicate(timeout=30)
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+            wrk.wait()
+    assert wrk.returncode == 0, out
+    return out, hups
+
+
 @pytest.fixture
 def start_drover(tmp_path):
     """start_drover(*args, workers=2, wait=True, env=None) -> Drover, stopped at teardown."""

@@ -149,7 +149,22 @@ def _tail(path, n=3000):
         return "(no log)"
 
 
-class Nginx:
+class _Frontend:
+    """What the nginx and Apache wrappers share once started: port, proc,
+    error_log and _out are set by the subclass."""
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def log(self):
+        return _tail(self.error_log, 100000)
+
+    def stop(self):
+        _stop_process(self.proc, signal.SIGTERM)
+        self._out.close()
+
+
+class Nginx(_Frontend):
     """One nginx master in the foreground, serving `site` (an http{} snippet)."""
 
     def __init__(self, workdir, port, site):
@@ -193,15 +208,6 @@ class Nginx:
             self.stop()
             raise
 
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def log(self):
-        return _tail(self.error_log, 100000)
-
-    def stop(self):
-        _stop_process(self.proc, signal.SIGTERM)
-        self._out.close()
 
 
 APACHE_MODULES_LOADED = [
@@ -214,7 +220,7 @@ APACHE_MODULES_LOADED = [
 ]
 
 
-class Apache:
+class Apache(_Frontend):
     """One apache2 parent in the foreground with a self-contained config."""
 
     def __init__(self, workdir, port, site):
@@ -260,15 +266,6 @@ class Apache:
             self.stop()
             raise
 
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def log(self):
-        return _tail(self.error_log, 100000)
-
-    def stop(self):
-        _stop_process(self.proc, signal.SIGTERM)
-        self._out.close()
 
 
 # ---------------------------------------------------------------- drover

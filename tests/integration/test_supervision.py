@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPS, wait_until
+from conftest import APPS, hup_every_second_under_wrk, wait_until
 
 APP = "sup_app:application"
 
@@ -355,23 +355,7 @@ def test_app_failing_to_import_backs_off_then_serves_after_fix(sup, tmp_path):
 
 def test_sighup_every_second_under_wrk_loses_nothing(sup):
     d = sup(workers=2)
-    wrk = subprocess.Popen(["wrk", "-t2", "-c32", "-d10s", url(d.port, "/pid")],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    hups = 0
-    try:
-        while hups < 9:
-            try:
-                wrk.wait(1)  # paces the reloads: one a second while wrk runs
-                break
-            except subprocess.TimeoutExpired:
-                d.signal(signal.SIGHUP)
-                hups += 1
-        out, _ = wrk.communicate(timeout=30)
-    finally:
-        if wrk.poll() is None:
-            wrk.kill()
-            wrk.wait()
-    assert wrk.returncode == 0, out
+    out, hups = hup_every_second_under_wrk(url(d.port, "/pid"), lambda: d.signal(signal.SIGHUP))
     assert hups >= 5, out
     assert re.search(r"(\d+) requests in", out) and int(re.search(r"(\d+) requests in", out).group(1)) > 0, out
     assert "Non-2xx or 3xx responses" not in out, out
