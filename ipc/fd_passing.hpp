@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "ipc/result.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 

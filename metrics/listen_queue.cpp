@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 

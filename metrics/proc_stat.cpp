@@ -11,7 +11,7 @@
 #include <cstring>
 #include <memory>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/status.hpp"
 

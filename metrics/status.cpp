@@ -6,7 +6,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 

@@ -24,7 +24,7 @@
 #include <functional>
 #include <utility>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 

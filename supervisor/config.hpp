@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "ipc/slot.hpp"
 #include "worker/worker_spec.hpp"
 

@@ -8,19 +8,13 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "ipc/fd_passing.hpp"
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 
 namespace {
-
-double monotonic_seconds()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 void make_pair(UniqueFd& a, UniqueFd& b)
 {

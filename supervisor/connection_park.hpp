@@ -16,7 +16,8 @@
 #include <map>
 #include <memory>
 
-#include "ipc/unique_fd.hpp"
+#include "base/event.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 
@@ -53,7 +54,7 @@ private:
         double since = 0;
         bool ready = false;  ///< readable, waiting for room in the dispatch queue
         bool fresh = false;  ///< never served: its client was promised an answer
-        std::unique_ptr<event, void (*)(event*)> ev{nullptr, event_free};
+        EventPtr ev;
     };
 
     static void on_parked(evutil_socket_t, short, void* arg);
@@ -67,8 +68,8 @@ private:
     double idle_timeout_;
     UniqueFd master_park_, worker_park_;          // workers -> master
     UniqueFd master_dispatch_, worker_dispatch_;  // master -> idle workers
-    std::unique_ptr<event, void (*)(event*)> park_event_{nullptr, event_free};
-    std::unique_ptr<event, void (*)(event*)> writable_event_{nullptr, event_free};
+    EventPtr park_event_;
+    EventPtr writable_event_;
     std::map<int, std::unique_ptr<Parked>> parked_;
     bool closing_ = false;
 };

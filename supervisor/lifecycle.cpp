@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "supervisor/master.hpp"
 
 namespace drover {

@@ -15,7 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 

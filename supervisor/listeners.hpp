@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "supervisor/config.hpp"
 
 namespace drover {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/listeners.hpp"
 #include "supervisor/master.hpp"

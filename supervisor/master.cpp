@@ -14,7 +14,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "ipc/log.hpp"
+#include "base/clock.hpp"
+#include "base/log.hpp"
 #include "metrics/server.hpp"
 #include "supervisor/limits.hpp"
 #include "supervisor/spawner.hpp"
@@ -82,8 +83,8 @@ Master::Master(CommandLine cmd, Config config, std::vector<Listener> listeners)
       listeners_(std::move(listeners)),
       scoreboard_(slot_count_for(config_)),
       table_(scoreboard_.slot_count()),
-      base_(event_base_new(), event_base_free),
-      tick_event_(nullptr, event_free)
+      base_(event_base_new()),
+      tick_event_()
 {
     if (!base_)
         throw std::runtime_error("event_base_new() failed");
@@ -96,9 +97,7 @@ Master::~Master() = default;
 
 double Master::now() const
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+    return monotonic_seconds();
 }
 
 int Master::run()

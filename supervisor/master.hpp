@@ -14,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "base/event.hpp"
 #include "ipc/scoreboard.hpp"
 #include "ipc/slot.hpp"
 #include "metrics/pool_state.hpp"
@@ -93,8 +94,8 @@ private:
     CrashBackoff backoff_;
     std::mt19937_64 random_{std::random_device{}()};
 
-    std::unique_ptr<event_base, void (*)(event_base*)> base_;
-    std::unique_ptr<event, void (*)(event*)> tick_event_;
+    EventBasePtr base_;
+    EventPtr tick_event_;
     std::unique_ptr<SignalEvents> signals_;
     std::unique_ptr<MetricsServer> metrics_;
     std::unique_ptr<ConnectionPark> park_;

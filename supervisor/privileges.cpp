@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 

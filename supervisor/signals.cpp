@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 

@@ -12,7 +12,8 @@
 #include <map>
 #include <memory>
 
-#include "ipc/unique_fd.hpp"
+#include "base/event.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 
@@ -32,7 +33,7 @@ private:
     event_base* base_;
     sigset_t handled_;
     UniqueFd fd_;
-    std::unique_ptr<event, void (*)(event*)> ev_{nullptr, event_free};
+    EventPtr ev_;
     std::map<int, std::function<void()>> actions_;
 };
 

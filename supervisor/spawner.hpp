@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "ipc/result.hpp"
+#include "base/result.hpp"
 #include "worker/worker_spec.hpp"
 
 namespace drover {

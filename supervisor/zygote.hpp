@@ -10,8 +10,9 @@
 #include <functional>
 #include <memory>
 
-#include "ipc/result.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/event.hpp"
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "worker/worker_spec.hpp"
 #include "worker/zygote.hpp"
 
@@ -41,7 +42,7 @@ private:
     uint32_t generation_ = 0;
     bool ready_ = false;
     UniqueFd control_;
-    std::unique_ptr<event, void (*)(event*)> ev_{nullptr, event_free};
+    EventPtr ev_;
     OnMessage on_message_;
 };
 

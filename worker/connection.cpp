@@ -11,7 +11,8 @@
 #include <cstring>
 #include <vector>
 
-#include "ipc/log.hpp"
+#include "base/clock.hpp"
+#include "base/log.hpp"
 
 namespace drover {
 
@@ -20,20 +21,6 @@ namespace {
 constexpr size_t kReadSize = 64 * 1024;
 /// The longest a lingering close goes on, whatever the client keeps sending.
 constexpr uint64_t kLingerNs = 5'000'000'000ULL;
-
-uint64_t monotonic_ns()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-int64_t realtime_ns()
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
 
 /// Access log fields are quoted; a quote or control byte in them would let a
 /// client forge log lines.

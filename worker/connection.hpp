@@ -10,7 +10,7 @@
 #include <string>
 
 #include "ipc/slot.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "worker/codec.hpp"
 #include "worker/python/bridge.hpp"
 

@@ -19,7 +19,8 @@
 #include <memory>
 
 #include "ipc/fd_passing.hpp"
-#include "ipc/log.hpp"
+#include "base/event.hpp"
+#include "base/log.hpp"
 #include "worker/connection.hpp"
 #include "worker/python/bridge.hpp"
 #include "worker/worker_loop.hpp"
@@ -28,15 +29,6 @@
 namespace drover {
 
 namespace {
-
-struct EventBaseDeleter {
-    void operator()(event_base* b) const { event_base_free(b); }
-};
-struct EventDeleter {
-    void operator()(event* e) const { event_free(e); }
-};
-using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
-using EventPtr = std::unique_ptr<event, EventDeleter>;
 
 std::string address_text(const sockaddr_storage& ss, std::string* port)
 {

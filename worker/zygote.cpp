@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ipc/log.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/log.hpp"
+#include "base/unique_fd.hpp"
 #include "worker/python/bridge.hpp"
 #include "worker/worker_loop.hpp"
 

@@ -6,7 +6,7 @@
 #include <exception>
 #include <stdexcept>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/environ.hpp"
 #include "worker/python/errors.hpp"
 #include "worker/python/gil.hpp"

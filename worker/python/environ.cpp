@@ -8,7 +8,7 @@
 
 #include <stdexcept>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/file_wrapper.hpp"
 
 namespace drover {

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/python_error.hpp"
 
 namespace drover {

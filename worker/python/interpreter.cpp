@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <string_view>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/gil.hpp"
 #include "worker/python/python_error.hpp"
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/pyref.hpp"
 
 namespace drover {

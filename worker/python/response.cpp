@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <string_view>
 
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 #include "worker/python/file_wrapper.hpp"
 #include "worker/python/gil.hpp"
 #include "worker/python/input.hpp"

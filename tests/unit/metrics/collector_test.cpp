@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "ipc/scoreboard.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 #include "run_tool.hpp"
 
 namespace drover {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 namespace {

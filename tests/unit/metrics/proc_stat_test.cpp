@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 namespace {

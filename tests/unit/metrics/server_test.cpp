@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "ipc/scoreboard.hpp"
-#include "ipc/unique_fd.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 namespace {

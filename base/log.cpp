@@ -1,4 +1,4 @@
-#include "ipc/log.hpp"
+#include "base/log.hpp"
 
 #include <fcntl.h>
 #include <time.h>
@@ -9,7 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "ipc/unique_fd.hpp"
+#include "base/clock.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 
@@ -135,9 +136,7 @@ void ErrorLog::write(LogLevel level, std::string_view message)
     ErrorLogState& s = error_state();
     if (level < s.level)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    std::string line = format_timestamp(static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
+    std::string line = format_timestamp(realtime_ns());
     line += cat(" [", static_cast<long>(::getpid()), "] ", level_name(level), ": ", s.role, ": ");
     line.append(message);
     if (line.back() != '\n')
