@@ -575,7 +575,16 @@ void FileReader::read(const toml::table& root)
                  fail(n, k, "must be a size from 1K to 1M");
              app.limits.max_header_size = static_cast<size_t>(v);
          }},
+        {"max_header_count", [&](const toml::node& n, const std::string& k) {
+             app.limits.max_header_count = static_cast<uint32_t>(integer_in(n, k, 1, 10000));
+         }},
         {"keepalive", [&](const toml::node& n, const std::string& k) { app.keepalive = duration(n, k); }},
+        {"header_timeout", [&](const toml::node& n, const std::string& k) {
+             app.header_timeout = duration(n, k, Zero::refused);
+         }},
+        {"max_connections", [&](const toml::node& n, const std::string& k) {
+             app.max_connections = static_cast<uint32_t>(integer_in(n, k, 1, 1000000));
+         }},
         {"pm", [&](const toml::node& n, const std::string& k) {
              std::string s = string(n, k);
              if (s == "static")

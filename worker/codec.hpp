@@ -115,6 +115,9 @@ public:
 struct CodecLimits {
     size_t max_header_size = 64 * 1024;      ///< request line + headers, or all params
     uint64_t max_body_size = 100ULL << 20;   ///< 413 above this
+    /// Header fields (HTTP) or params (FastCGI, SCGI) in one request; 431
+    /// above. Bounds the work a request head can make before the app runs.
+    uint32_t max_header_count = 100;
 };
 
 std::unique_ptr<Codec> make_http_codec(const CodecLimits& limits);

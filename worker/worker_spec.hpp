@@ -21,6 +21,11 @@ struct AppSettings {
     CodecLimits limits;
     double keepalive = 5.0;               ///< idle kept-alive connection, seconds; 0 disables keep-alive
     double io_timeout = 30.0;             ///< one read or write on a client socket during a request
+    /// The whole request head must arrive within this of the connection's
+    /// first wait for it (408 after), however the bytes trickle in.
+    double header_timeout = 10.0;
+    /// Connections one worker holds at once; at the cap it stops accepting.
+    uint32_t max_connections = 1000;
     /// FCGI_MAX_CONNS / FCGI_MAX_REQS answers: the configured worker limit.
     uint32_t max_conns = 1;
 };

@@ -108,7 +108,10 @@ script_name = "/app"
 preload = true
 max_body_size = "10M"
 max_header_size = "16K"
+max_header_count = 50
 keepalive = "2s"
+header_timeout = "3s"
+max_connections = 64
 pm = "dynamic"
 workers = 4
 min_spare = 2
@@ -175,7 +178,10 @@ address = "127.0.0.1:9100"
     EXPECT_TRUE(c.preload);
     EXPECT_EQ(c.app.limits.max_body_size, 10u << 20);
     EXPECT_EQ(c.app.limits.max_header_size, 16u << 10);
+    EXPECT_EQ(c.app.limits.max_header_count, 50u);
     EXPECT_DOUBLE_EQ(c.app.keepalive, 2.0);
+    EXPECT_DOUBLE_EQ(c.app.header_timeout, 3.0);
+    EXPECT_EQ(c.app.max_connections, 64u);
     EXPECT_EQ(c.pm, ProcessManager::dynamic_pool);
     EXPECT_EQ(c.workers, 4u);
     EXPECT_EQ(c.min_spare, 2u);
@@ -222,7 +228,10 @@ TEST(ConfigFile, DefaultsWhenKeysAreAbsent)
     EXPECT_FALSE(c.preload);
     EXPECT_EQ(c.app.limits.max_body_size, 100u << 20);
     EXPECT_EQ(c.app.limits.max_header_size, 64u << 10);
+    EXPECT_EQ(c.app.limits.max_header_count, 100u);
     EXPECT_DOUBLE_EQ(c.app.keepalive, 5.0);
+    EXPECT_DOUBLE_EQ(c.app.header_timeout, 10.0);
+    EXPECT_EQ(c.app.max_connections, 1000u);
     EXPECT_EQ(c.pm, ProcessManager::static_pool);
     EXPECT_EQ(c.workers, 2u);
     EXPECT_EQ(c.max_requests, 0u);
@@ -445,6 +454,9 @@ TEST(ConfigErrors, OutOfRange)
     EXPECT_EQ(parse_error("max_requests = -1\n"), "drover.toml:1:16: max_requests: must be a non-negative integer");
     EXPECT_EQ(parse_error("max_header_size = \"2M\"\n"), "drover.toml:1:19: max_header_size: must be a size from 1K to 1M");
     EXPECT_EQ(parse_error("max_header_size = 512\n"), "drover.toml:1:19: max_header_size: must be a size from 1K to 1M");
+    EXPECT_EQ(parse_error("max_header_count = 0\n"), "drover.toml:1:20: max_header_count: must be an integer from 1 to 10000");
+    EXPECT_EQ(parse_error("max_connections = 0\n"), "drover.toml:1:19: max_connections: must be an integer from 1 to 1000000");
+    EXPECT_EQ(parse_error("header_timeout = 0\n"), "drover.toml:1:18: header_timeout: must be greater than 0");
     EXPECT_EQ(parse_error("max_body_size = \"100 MB\"\n"),
               "drover.toml:1:17: max_body_size: must be a size in bytes: an integer, or a string like \"100M\" (K, M or G)");
     EXPECT_EQ(parse_error("max_body_size = -5\n"), "drover.toml:1:17: max_body_size: must not be negative");
