@@ -8,7 +8,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "base/clock.hpp"
 #include "ipc/fd_passing.hpp"
 #include "base/log.hpp"
 
@@ -30,7 +29,8 @@ void make_pair(UniqueFd& a, UniqueFd& b)
 
 } // namespace
 
-ConnectionPark::ConnectionPark(event_base* base, double idle_timeout) : base_(base), idle_timeout_(idle_timeout)
+ConnectionPark::ConnectionPark(event_base* base, Timeouts timeouts, const Clock& clock)
+    : base_(base), timeouts_(timeouts), clock_(clock)
 {
     make_pair(master_park_, worker_park_);
     make_pair(master_dispatch_, worker_dispatch_);
@@ -81,7 +81,7 @@ void ConnectionPark::receive()
             pass(ref, true);
             continue;
         }
-        p->since = monotonic_seconds();
+        p->since = clock_.now();
         int fd = p->fd.get();
         // One-shot: once readable the connection leaves the lot.
         p->ev.reset(event_new(base_, fd, EV_READ, on_readable, p.get()));
@@ -109,7 +109,10 @@ void ConnectionPark::pass(Parked& p, bool unconditionally)
         event_add(p.ev.get(), nullptr);  // not readable after all: wait again
         return;
     }
-    event_del(p.ev.get());
+    // Stopping: a connection passed at once was never watched.
+    // Stopping: a connection passed at once was never watched.
+    if (p.ev)
+        event_del(p.ev.get());
     Result<void> sent = send_fd(master_dispatch_.get(), fd, p.tag);
     if (!sent) {
         // The queue is full (every worker busy for long): retried as soon as
@@ -127,7 +130,7 @@ void ConnectionPark::tick(double now)
     for (auto& [fd, p] : parked_) {
         if (p->ready)
             retry.push_back(fd);
-        else if (idle_timeout_ > 0 && now - p->since > idle_timeout_)
+        else if (now - p->since > (p->fresh ? timeouts_.header : timeouts_.keepalive))
             expired.push_back(fd);
     }
     for (int fd : expired)

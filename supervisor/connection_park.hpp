@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 
+#include "base/clock.hpp"
 #include "base/event.hpp"
 #include "base/unique_fd.hpp"
 
@@ -23,8 +24,12 @@ namespace drover {
 
 class ConnectionPark {
 public:
+    struct Timeouts {
+        double keepalive = 5.0;  ///< a parked kept connection is closed after this
+        double header = 10.0;    ///< a new one that has sent nothing, after this
+    };
     /// Makes both socket pairs. Throws std::runtime_error.
-    ConnectionPark(event_base* base, double idle_timeout);
+    ConnectionPark(event_base* base, Timeouts timeouts, const Clock& clock);
     ~ConnectionPark();
     ConnectionPark(const ConnectionPark&) = delete;
     ConnectionPark& operator=(const ConnectionPark&) = delete;
@@ -45,6 +50,8 @@ public:
     /// client reconnects, or finds the service gone); a new connection that
     /// has not sent its request yet is passed on at once, to a draining worker.
     void close_all();
+    /// Connections held now.
+    size_t parked() const { return parked_.size(); }
 
 private:
     struct Parked {
@@ -54,7 +61,7 @@ private:
         double since = 0;
         bool ready = false;  ///< readable, waiting for room in the dispatch queue
         bool fresh = false;  ///< never served: its client was promised an answer
-        EventPtr ev;
+        EventPtr ev;         ///< readability watch; none for one passed at once
     };
 
     static void on_parked(evutil_socket_t, short, void* arg);
@@ -65,7 +72,8 @@ private:
     void pass(Parked& p, bool unconditionally);
 
     event_base* base_;
-    double idle_timeout_;
+    Timeouts timeouts_;
+    const Clock& clock_;
     UniqueFd master_park_, worker_park_;          // workers -> master
     UniqueFd master_dispatch_, worker_dispatch_;  // master -> idle workers
     EventPtr park_event_;

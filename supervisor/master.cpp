@@ -130,7 +130,8 @@ int Master::run()
         }
     }
     if (config_.app.keepalive > 0)
-        park_ = std::make_unique<ConnectionPark>(base_.get(), config_.app.keepalive);
+        park_ = std::make_unique<ConnectionPark>(
+            base_.get(), ConnectionPark::Timeouts{config_.app.keepalive, config_.app.header_timeout}, clock_);
 
     tick_event_.reset(event_new(
         base_.get(), -1, EV_PERSIST, [](evutil_socket_t, short, void* arg) { static_cast<Master*>(arg)->tick(); },

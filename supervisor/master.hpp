@@ -93,6 +93,7 @@ private:
     CounterTotals retired_;
     CrashBackoff backoff_;
     std::mt19937_64 random_{std::random_device{}()};
+    MonotonicClock clock_;
 
     EventBasePtr base_;
     EventPtr tick_event_;
