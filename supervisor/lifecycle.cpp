@@ -143,8 +143,14 @@ void Master::graceful_stop(const char* why)
     log_info(why, ": stopping gracefully (graceful_timeout ", config_.graceful_timeout, " s)");
     if (park_)
         park_->close_all();
-    for (WorkerProcess& w : table_.workers())
+    for (WorkerProcess& w : table_.workers()) {
+        if (w.stopping() && !w.killed) {
+            // Retiring already: now it drains too, as nobody stays to.
+            w.stop_reason = StopReason::shutdown;
+            signal_worker(w, stop_signal(w));
+        }
         stop_worker(w, StopReason::shutdown);
+    }
     finish_stop_if_done();
 }
 

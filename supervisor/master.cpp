@@ -543,7 +543,7 @@ void Master::on_zygote_message(Zygote& zygote, const ZygoteMessage& m)
             w->pid = m.pid;
             log_info("spawned ", worker_name(*w), " from zygote ", static_cast<long>(zygote.pid()));
             if (w->stopping())
-                signal_worker(*w, w->killed ? SIGKILL : SIGTERM);
+                signal_worker(*w, stop_signal(*w));
         }
         break;
     case ZygoteMessage::failed:
@@ -609,13 +609,22 @@ void Master::signal_worker(const WorkerProcess& w, int sig)
         ::kill(w.pid, sig);
 }
 
+int Master::stop_signal(const WorkerProcess& w)
+{
+    if (w.killed)
+        return SIGKILL;
+    // A stop of the whole pool drains the listen queues; any other stop
+    // leaves them to the workers that stay.
+    return w.stop_reason == StopReason::shutdown ? kSignalDrain : kSignalRetire;
+}
+
 void Master::stop_worker(WorkerProcess& w, StopReason reason)
 {
     if (w.stopping())
         return;
     w.stop_reason = reason;
     w.stop_sent_at = now();
-    signal_worker(w, SIGTERM);
+    signal_worker(w, stop_signal(w));
 }
 
 void Master::finish_stop_if_done()

@@ -62,6 +62,8 @@ private:
     std::optional<uint32_t> spawn_worker_now();
     WorkerSpec worker_spec(uint32_t slot) const;
     void stop_worker(WorkerProcess& worker, StopReason reason);
+    /// The signal that asks for the stop a worker is in.
+    static int stop_signal(const WorkerProcess& worker);
     /// kill() that never reaches pid 0 (a worker a zygote is still forking).
     static void signal_worker(const WorkerProcess& worker, int sig);
     // preloading (master.cpp)

@@ -89,10 +89,11 @@ private:
     static void on_connection_event(evutil_socket_t, short what, void* arg);
     static void on_signal_event(evutil_socket_t sig, short, void* arg);
 
-    /// Accepts one connection; false when the queue is empty.
-    bool accept_one(ListenerState& listener);
-    /// Takes one connection the master passed on; false when none is queued.
-    bool receive_passed();
+    enum class Accepted { none, refused, added };
+    /// Accepts one connection: none when the queue is empty.
+    Accepted accept_one(ListenerState& listener);
+    /// Takes one connection the master passed on: none when none is queued.
+    Accepted receive_passed();
     void add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info);
     /// Hands every idle kept connection but keep (and, with fresh_too, every
     /// new one that has sent nothing yet) to the master, so none waits behind
@@ -110,9 +111,13 @@ private:
     uint32_t idle_peers() const;
     void drive(ConnectionState& state, Connection::Next next);
     void close_connection(int fd);
-    void begin_stop();
-    /// While stopping: serve what waits in the listen queues, then leave.
-    void drain();
+    enum class Stopping { no, retire, drain };
+    void begin_stop(Stopping how);
+    /// Checks, from the loop and never from inside a connection's call
+    /// chain, whether a stopping worker may leave.
+    void schedule_exit_check();
+    static void on_exit_check(evutil_socket_t, short, void* arg);
+    void exit_check();
 
     const WorkerSpec& spec_;
     Slot& slot_;
@@ -122,7 +127,8 @@ private:
     std::map<int, std::unique_ptr<ConnectionState>> connections_;
     std::vector<EventPtr> signal_events_;
     EventPtr dispatch_event_;
-    bool stopping_ = false;
+    EventPtr exit_check_event_;
+    Stopping stopping_ = Stopping::no;
 };
 
 int Worker::run()
@@ -141,7 +147,8 @@ int Worker::run()
         }
     }
 
-    for (int sig : {SIGTERM, SIGQUIT, SIGUSR1}) {
+    exit_check_event_.reset(event_new(base_.get(), -1, 0, on_exit_check, this));
+    for (int sig : {kSignalRetire, kSignalDrain, SIGQUIT, SIGUSR1}) {
         EventPtr ev(evsignal_new(base_.get(), sig, on_signal_event, this));
         event_add(ev.get(), nullptr);
         signal_events_.push_back(std::move(ev));
@@ -182,15 +189,17 @@ void Worker::on_listener_event(evutil_socket_t, short, void* arg)
     listener->worker->accept_one(*listener);
 }
 
-bool Worker::accept_one(ListenerState& listener)
+Worker::Accepted Worker::accept_one(ListenerState& listener)
 {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
     int fd = ::accept4(listener.spec.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+        if (errno == ECONNABORTED || errno == EINTR)
+            return Accepted::refused;  // gone before it was taken: the queue may hold more
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
             log_warning("accept() failed: ", std::strerror(errno));
-        return false;
+        return Accepted::none;
     }
     UniqueFd owned(fd);
     slot_.counters.accepted_connections.add(1);
@@ -203,14 +212,14 @@ bool Worker::accept_one(ListenerState& listener)
                 allowed = allowed || a == info.remote_addr;
             if (!allowed) {
                 log_warning("connection from ", info.remote_addr, " refused: not in allowed_clients");
-                return true;
+                return Accepted::refused;
             }
         }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     add_connection(std::move(owned), listener, std::move(info));
-    return true;
+    return Accepted::added;
 }
 
 void Worker::add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info)
@@ -239,18 +248,19 @@ void Worker::add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info)
 
 void Worker::on_dispatch_event(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->receive_passed(); }
 
-bool Worker::receive_passed()
+Worker::Accepted Worker::receive_passed()
 {
     Result<PassedFd> got = receive_fd(spec_.dispatch_fd);
     if (!got) {
-        if (got.error().err != EAGAIN && got.error().err != EWOULDBLOCK)
-            log_warning(got.error().message());
-        return false;
+        if (got.error().err == EAGAIN || got.error().err == EWOULDBLOCK)
+            return Accepted::none;
+        log_warning(got.error().message());
+        return Accepted::refused;  // that message is consumed; more may follow
     }
     uint8_t index = got->tag & static_cast<uint8_t>(~kPassedFresh);
     if (index >= listeners_.size()) {
         log_error("passed connection with unknown listener ", static_cast<int>(index));
-        return true;
+        return Accepted::refused;
     }
     ListenerState& listener = *listeners_[index];
     PeerInfo info;
@@ -261,7 +271,7 @@ bool Worker::receive_passed()
             info.remote_addr = address_text(peer, &info.remote_port);
     }
     add_connection(std::move(got->fd), listener, std::move(info));
-    return true;
+    return Accepted::added;
 }
 
 uint32_t Worker::idle_peers() const
@@ -328,8 +338,7 @@ void Worker::hand_over(ConnectionState& state)
     if (waiting != 0)  // 0: the client closed it
         pass_on(fd, state.listener, waiting > 0);  // if that fails, the close below ends it
     connections_.erase(fd);  // the master or another worker holds its own copy
-    if (connections_.empty())
-        drain();
+    schedule_exit_check();
 }
 
 void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
@@ -337,10 +346,10 @@ void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
     auto* state = static_cast<ConnectionState*>(arg);
     Worker* self = state->worker;
     if (state->connection->lingering()) {
-        if ((what & EV_TIMEOUT) || !state->connection->discard_input())
+        if ((what & EV_TIMEOUT) || !state->connection->discard_input()) {
             self->connections_.erase(state->connection->fd());
-        if (self->stopping_ && self->connections_.empty())
-            self->drain();
+            self->schedule_exit_check();
+        }
         return;
     }
     if (what & EV_TIMEOUT) {
@@ -354,20 +363,24 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
 {
     Connection& c = *state.connection;
     while (next == Connection::Next::serve) {
-        park_idle_connections(c.fd(), true);
+        // A draining worker keeps its new connections: at a stop the master
+        // would only pass them straight back, and one still on its way
+        // there when the last worker leaves would be lost.
+        park_idle_connections(c.fd(), stopping_ != Stopping::drain);
         // A stopping worker ends HTTP connections with "Connection: close".
         // A FastCGI connection kept with FCGI_KEEP_CONN belongs to the web
         // server, which may reuse it the moment FCGI_END_REQUEST arrives:
         // closing it then would lose that request, so it is handed over.
-        bool keep_alive = spec_.app.keepalive > 0 && (!stopping_ || c.protocol() == Protocol::fastcgi);
+        bool stopping = stopping_ != Stopping::no;
+        bool keep_alive = spec_.app.keepalive > 0 && (!stopping || c.protocol() == Protocol::fastcgi);
         next = c.serve(*bridge_, slot_, keep_alive);
-        slot_.set_state(stopping_ ? WorkerState::stopping : WorkerState::idle);
+        slot_.set_state(stopping ? WorkerState::stopping : WorkerState::idle);
     }
     if (next == Connection::Next::close) {
         close_connection(c.fd());
         return;
     }
-    if (stopping_ && c.idle()) {
+    if (stopping_ != Stopping::no && c.idle()) {
         hand_over(state);
         return;
     }
@@ -391,15 +404,15 @@ void Worker::close_connection(int fd)
         return;
     }
     connections_.erase(fd);
-    if (stopping_)
-        drain();
+    schedule_exit_check();
 }
 
 void Worker::on_signal_event(evutil_socket_t sig, short, void* arg)
 {
     auto* self = static_cast<Worker*>(arg);
     switch (sig) {
-    case SIGTERM: self->begin_stop(); break;
+    case kSignalRetire: self->begin_stop(Stopping::retire); break;
+    case kSignalDrain: self->begin_stop(Stopping::drain); break;
     case SIGQUIT: _exit(kWorkerExitOk);
     case SIGUSR1:
         ErrorLog::reopen();
@@ -409,47 +422,82 @@ void Worker::on_signal_event(evutil_socket_t sig, short, void* arg)
     }
 }
 
-void Worker::begin_stop()
+void Worker::begin_stop(Stopping how)
 {
-    if (stopping_)
+    // Draining is the larger promise: a retiring worker told to drain (the
+    // pool stops during a reload) drains; never the other way round.
+    if (stopping_ == how || stopping_ == Stopping::drain)
         return;
-    stopping_ = true;
+    bool was_stopping = stopping_ != Stopping::no;
+    stopping_ = how;
     slot_.set_state(WorkerState::stopping);
-    log_info("stopping: finishing in-flight requests and queued connections");
-    // No new work through the loop: what is queued on the listeners is
-    // drained once this worker's own connections are done (drain()).
-    for (auto& l : listeners_)
-        event_del(l->event.get());
-    if (dispatch_event_)
-        event_del(dispatch_event_.get());
-    // Idle kept connections go to the master, which passes them to a worker
-    // that stays (a reload) or closes them (a shutdown); without a master
-    // park they are closed, and the client reconnects.
-    park_idle_connections(-1, false);  // new ones stay: this worker answers them
-    // What is left idle and quiet (the master's queue was full) is closed;
-    // a connection whose next request has already arrived is served here,
-    // with Connection: close.
+    if (how == Stopping::retire) {
+        log_info("retiring: finishing what this worker holds; a successor serves the rest");
+        // Nothing new: the successor takes the listen queues and the
+        // master's passes.
+        for (auto& l : listeners_)
+            event_del(l->event.get());
+        if (dispatch_event_)
+            event_del(dispatch_event_.get());
+        // New connections that have sent nothing yet go to the master like
+        // idle kept ones; it passes each on once it speaks.
+        park_idle_connections(-1, true);
+    } else {
+        log_info("stopping: finishing in-flight requests and queued connections");
+        // The listeners stay watched: nobody else will serve their queues.
+        if (was_stopping) {
+            for (auto& l : listeners_)
+                event_add(l->event.get(), nullptr);
+            if (dispatch_event_)
+                event_add(dispatch_event_.get(), nullptr);
+        }
+        // Idle kept connections go to the master, which passes them to a
+        // worker that stays or closes them; new ones stay: this worker
+        // answers them.
+        park_idle_connections(-1, false);
+    }
+    // What is left idle and quiet (the master's queue was full, or there is
+    // no master park) is closed; a connection whose next request has already
+    // arrived is served here, with Connection: close.
     std::vector<int> quiet;
     for (auto& [fd, state] : connections_)
         if (state->connection->idle() && request_waiting(fd) <= 0)
             quiet.push_back(fd);
     for (int fd : quiet)
         connections_.erase(fd);
-    drain();
+    schedule_exit_check();
 }
 
-void Worker::drain()
+void Worker::schedule_exit_check()
 {
-    if (!connections_.empty())
+    if (stopping_ != Stopping::no && connections_.empty())
+        event_active(exit_check_event_.get(), EV_TIMEOUT, 0);
+}
+
+void Worker::on_exit_check(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->exit_check(); }
+
+void Worker::exit_check()
+{
+    if (stopping_ == Stopping::no || !connections_.empty())
         return;
-    // Whatever is still queued on the listeners was promised an answer, and
-    // so were the new connections the master passes on at a shutdown.
-    for (auto& l : listeners_) {
-        if (accept_one(*l))
-            return;  // served or waiting for its request; drain() runs again at its close
+    if (stopping_ == Stopping::drain) {
+        // Whatever is still queued on the listeners was promised an answer,
+        // and so were the new connections the master passes on at a stop.
+        // One connection per turn of the loop: the one taken is served, and
+        // signals get their turn, before the next check.
+        Accepted got = Accepted::none;
+        for (auto& l : listeners_) {
+            got = accept_one(*l);
+            if (got != Accepted::none)
+                break;
+        }
+        if (got == Accepted::none && spec_.dispatch_fd >= 0)
+            got = receive_passed();
+        if (got == Accepted::refused)
+            schedule_exit_check();
+        if (got != Accepted::none)
+            return;  // an added connection schedules the next check when it closes
     }
-    if (spec_.dispatch_fd >= 0 && receive_passed())
-        return;
     event_base_loopbreak(base_.get());
 }
 

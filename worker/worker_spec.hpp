@@ -1,6 +1,8 @@
 // The worker module's one entry point, run_worker(), and what it is given.
 #pragma once
 
+#include <signal.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -60,6 +62,14 @@ struct WorkerSpec {
     /// fork hygiene before run_worker() is called.
     std::vector<int> keep_fds;
 };
+
+/// What the master's signals ask of a worker. A retired worker has a
+/// successor serving (reload, recycling, scale-down): it stops accepting at
+/// once and only finishes what it holds. A draining worker stops with the
+/// whole pool: nobody else will serve the listen queues, so it keeps taking
+/// connections until they are empty.
+inline constexpr int kSignalRetire = SIGTERM;
+inline constexpr int kSignalDrain = SIGINT;
 
 /// Reserved exit codes, so the master can tell a worker that could not boot
 /// from one that crashed later.

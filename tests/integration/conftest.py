@@ -201,13 +201,13 @@ def toml_value(v):
     raise TypeError(v)
 
 
-def config_text(port, app=SUP_APP, pythonpath=(APPS,), log=None, raw=(), **settings):
+def config_text(port, app=SUP_APP, pythonpath=(APPS,), log=None, raw=(), bind="", **settings):
     """A drover.toml; raw lines go verbatim after the settings. The metrics
     listener is off: these tests do not read it, and tests running at the
-    same time may want its default port."""
-    lines = ["app = %s" % toml_value(app),
-             "bind = [%s]" % toml_value("127.0.0.1:%d" % port),
-             "pythonpath = %s" % toml_value(list(pythonpath))]
+    same time may want its default port. bind=None leaves `bind` to raw."""
+    lines = ["app = %s" % toml_value(app), "pythonpath = %s" % toml_value(list(pythonpath))]
+    if bind is not None:
+        lines.append("bind = [%s]" % toml_value(bind or "127.0.0.1:%d" % port))
     lines += ["%s = %s" % (k, toml_value(v)) for k, v in settings.items()]
     lines += list(raw)
     for table, values in (("log", log), ("metrics", {"address": ""})):
