@@ -446,6 +446,7 @@ void Master::reconcile_worker_count()
 WorkerSpec Master::worker_spec(uint32_t slot) const
 {
     WorkerSpec spec;
+    spec.master_pid = ::getpid();
     spec.slot = slot;
     spec.generation = generation_;
     spec.app = config_.app;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -503,9 +504,23 @@ void Worker::exit_check()
 
 } // namespace
 
+bool follow_master(pid_t master_pid, int sig)
+{
+    if (master_pid <= 0)
+        return true;  // run without a master (tests)
+    if (::prctl(PR_SET_PDEATHSIG, sig) != 0)
+        log_warning("prctl(PR_SET_PDEATHSIG) failed: ", std::strerror(errno));
+    return ::getppid() == master_pid;
+}
+
 int run_worker_with_bridge(const WorkerSpec& spec, std::unique_ptr<WsgiBridge> bridge)
 {
     ErrorLog::set_role("worker");
+    // A worker whose master is gone is unsupervised and holds the listening
+    // sockets a restarted master needs: it finishes what it holds (the
+    // retire signal) and leaves.
+    if (!follow_master(spec.master_pid, kSignalRetire))
+        return kWorkerExitOk;
     try {
         AccessLog::configure(spec.access_log);
     } catch (const std::exception& e) {

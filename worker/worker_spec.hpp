@@ -2,6 +2,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <string>
@@ -42,6 +43,8 @@ struct ListenerFd {
 
 /// What one worker process serves, passed to run_worker() right after fork().
 struct WorkerSpec {
+    /// The master: a worker (and a zygote) leaves when it is gone.
+    pid_t master_pid = 0;
     uint32_t slot = 0;
     uint32_t generation = 0;
     std::vector<ListenerFd> listeners;
@@ -78,6 +81,11 @@ enum WorkerExit : int {
     kWorkerExitError = 1,
     kWorkerExitBootFailed = 3,  ///< interpreter or app import failed
 };
+
+/// Asks the kernel for `sig` when the master dies, then checks that it has
+/// not died already (between the fork and the request the signal would be
+/// lost). false: the master is gone, leave now.
+bool follow_master(pid_t master_pid, int sig);
 
 /// Runs a worker until it is told to stop. Never returns to the master's code:
 /// the caller passes the result to _exit().

@@ -31,6 +31,9 @@ bool send_message(int fd, const ZygoteMessage& m)
 int run_zygote(const WorkerSpec& spec, int control_fd)
 {
     ErrorLog::set_role("zygote");
+    // The zygote holds nothing a client waits for: it goes with the master.
+    if (!follow_master(spec.master_pid, SIGKILL))
+        return kWorkerExitOk;
     std::unique_ptr<WsgiBridge> bridge;
     try {
         bridge = make_wsgi_bridge(spec.app);

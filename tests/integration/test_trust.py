@@ -166,3 +166,35 @@ def test_stopping_worker_does_not_stall_on_a_refused_queued_connection(start_dro
             s.close()
     assert time.monotonic() - started < 15, "the stop waited for graceful_timeout"
     assert "killing" not in d.log(), d.log()[-2000:]
+
+
+# ---------------------------------------------------------------- defect 11
+
+@pytest.mark.parametrize("preload", [False, True], ids=["fork", "preload"])
+def test_workers_leave_when_the_master_is_killed_and_free_the_port(sup, preload):
+    """After kill -9 of the master, the workers used to keep serving,
+    unsupervised, and to hold the listening socket: a new drover failed with
+    'Address already in use'."""
+    d = sup(workers=2, preload=preload)
+    children = d.live_worker_pids()
+    assert len(children) >= 2
+    os.kill(d.pid, signal.SIGKILL)
+    d.proc.wait(5)
+    wait_until(lambda: not any(alive(p) for p in children), 2,
+               what="the workers (and zygote) of the killed master to leave")
+    again = sup(workers=2, preload=preload)  # the same port
+    assert again.port == d.port
+    r = requests.get(url(again.port, "/pid"), headers={"Connection": "close"}, timeout=10)
+    assert r.status_code == 200 and int(r.text) in again.live_worker_pids()
+
+
+def test_a_worker_whose_master_is_gone_finishes_its_request_first(sup, tmp_path):
+    d = sup(workers=1, ready=1)
+    gated = Gated(d.port, tmp_path)
+    gated.start()
+    worker = d.live_worker_pids()[0]
+    os.kill(d.pid, signal.SIGKILL)
+    d.proc.wait(5)
+    assert alive(worker)  # still in the app call
+    assert gated.open() == [200]
+    wait_until(lambda: not alive(worker), 2, what="the worker to leave after its request")
