@@ -128,8 +128,10 @@ void Master::rollback_reload(const std::string& why)
     sd_notify(0, "READY=1");
     notify_status();
     if (reload_.pending) {
+        // It may carry a fix made while the failed reload was importing.
         reload_.pending = false;
-        log_info("a further SIGHUP came during the failed reload: send it again once the app is fixed");
+        log_info("SIGHUP: running the reload that was asked for during the failed one");
+        reload();
     }
 }
 

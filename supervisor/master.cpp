@@ -30,6 +30,11 @@ constexpr double kTickSeconds = 0.1;
 constexpr double kTracebackGrace = 0.3;
 /// RSS is read from /proc once a second, not every tick.
 constexpr uint64_t kRssEveryTicks = 10;
+/// A worker that dies this soon after it was ready, before serving a request,
+/// counts toward the crash-loop backoff like one that never got ready: an
+/// app that crashes on its first request must not make the master fork in
+/// a tight loop under load.
+constexpr double kEarlyCrashSeconds = 5.0;
 
 uint32_t slot_count_for(const Config& c)
 {
@@ -242,6 +247,14 @@ void Master::on_worker_exit(const WorkerProcess& w, int status)
         log_info(worker_name(w), " ", how, " after ", uptime, " s (", stop_reason_name(w.stop_reason), ")");
         return;
     }
+    if (!w.stopping() && !w.proven && slot.requests_served.load() == 0) {
+        double since_ready = w.ready_at > 0 ? now() - w.ready_at : 0;
+        backoff_.failure(now());
+        log_error(worker_name(w), " ", how, " ", since_ready, " s after it was ready, before its first answer; failure ",
+                  backoff_.failures(), ", next attempt in ", backoff_.delay(), " s");
+        notify_status();
+        return;
+    }
     log_error(worker_name(w), " ", how, " after ", uptime, " s",
               w.stopping() ? cat(" while stopping (", stop_reason_name(w.stop_reason), ")") : "; replacing it");
 }
@@ -254,12 +267,18 @@ void Master::observe_workers()
         WorkerState s = slot.load_state();
         if (!w.ready && (s == WorkerState::idle || s == WorkerState::busy)) {
             w.ready = true;
+            w.ready_at = t;
             w.last_active = t;
-            if (backoff_.active())
-                log_info(worker_name(w), " is ready: the application loads again");
-            backoff_.success();
         }
         uint64_t served = slot.requests_served.load();
+        // The backoff ends with a worker that has shown it runs, not one that
+        // merely imported the app: it may crash on its first request.
+        if (w.ready && !w.proven && (served > 0 || t - w.ready_at >= kEarlyCrashSeconds)) {
+            w.proven = true;
+            if (backoff_.active())
+                log_info(worker_name(w), " is serving: the application runs again");
+            backoff_.success();
+        }
         if (s == WorkerState::busy || served != w.last_served) {
             w.last_active = t;
             w.last_served = served;

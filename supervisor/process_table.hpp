@@ -20,6 +20,10 @@ struct WorkerProcess {
     uint32_t generation = 0;
     double spawned_at = 0;       ///< monotonic seconds
     bool ready = false;          ///< has reported idle/busy in its slot once
+    double ready_at = 0;         ///< when the master saw it ready (monotonic)
+    /// Served a request, or stayed up kEarlyCrashSeconds after it was ready:
+    /// its app is not crash-looping.
+    bool proven = false;
     StopReason stop_reason = StopReason::none;
     double stop_sent_at = 0;     ///< when SIGTERM went out; 0 if not asked to stop
     bool killed = false;         ///< SIGKILL sent

@@ -24,7 +24,7 @@ void child_hygiene(const WorkerSpec& spec)
     // error return, not a death.
     struct sigaction ign = {};
     ign.sa_handler = SIG_IGN;
-    for (int sig : {SIGINT, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU})
+    for (int sig : {SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU})
         ::sigaction(sig, &ign, nullptr);
 
     std::vector<int> keep(spec.keep_fds);
@@ -40,9 +40,11 @@ void child_hygiene(const WorkerSpec& spec)
     }
     ::close_range(first, ~0U, 0);
 
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The signals a worker acts on stay blocked until its loop handles them
+    // (worker_signal_mask): one that arrives while the app imports is kept
+    // pending, neither lost nor fatal.
+    sigset_t pending = worker_signal_mask();
+    ::sigprocmask(SIG_SETMASK, &pending, nullptr);
 }
 
 } // namespace

@@ -154,6 +154,9 @@ int Worker::run()
         event_add(ev.get(), nullptr);
         signal_events_.push_back(std::move(ev));
     }
+    // Handled from here on; what came during start-up is delivered now.
+    sigset_t handled = worker_signal_mask();
+    ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
     for (const ListenerFd& l : spec_.listeners) {
         auto state = std::make_unique<ListenerState>();
         state->worker = this;

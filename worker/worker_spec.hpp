@@ -74,6 +74,18 @@ struct WorkerSpec {
 inline constexpr int kSignalRetire = SIGTERM;
 inline constexpr int kSignalDrain = SIGINT;
 
+/// The signals a worker's loop handles (retire, drain, reopen logs). They are
+/// blocked from the fork until the loop is ready for them, so none is lost
+/// (or kills) while the application imports.
+inline sigset_t worker_signal_mask()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {kSignalRetire, kSignalDrain, SIGUSR1})
+        sigaddset(&set, sig);
+    return set;
+}
+
 /// Reserved exit codes, so the master can tell a worker that could not boot
 /// from one that crashed later.
 enum WorkerExit : int {

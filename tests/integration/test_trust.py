@@ -198,3 +198,66 @@ def test_a_worker_whose_master_is_gone_finishes_its_request_first(sup, tmp_path)
     assert alive(worker)  # still in the app call
     assert gated.open() == [200]
     wait_until(lambda: not alive(worker), 2, what="the worker to leave after its request")
+
+
+# ---------------------------------------------------------------- defect 8
+
+SLOW_BROKEN = '''import time
+open(%r, "a").write("importing\\n")
+time.sleep(1.0)
+raise ImportError("the new version is broken")
+'''
+FIXED = '''import os
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fixed %d" % os.getpid()]
+'''
+ORIGINAL = FIXED.replace('b"fixed', 'b"original')
+
+
+def test_a_sighup_during_a_reload_that_fails_runs_after_it(sup, tmp_path):
+    appdir = tmp_path / "app"
+    appdir.mkdir()
+    module = appdir / "versioned_app.py"
+    module.write_text(ORIGINAL)
+    d = sup(app="versioned_app:application", pythonpath=[appdir], workers=2)
+    marker = tmp_path / "importing"
+    module.write_text(SLOW_BROKEN % str(marker))
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"SIGHUP: reloading: starting generation 2")
+    wait_until(marker.exists, 10, what="the new generation to import the broken version")
+    module.write_text(FIXED)  # fixed while the broken reload still imports
+    d.signal(signal.SIGHUP)
+    d.wait_log(r"a reload is in progress; the next one starts when it ends")
+    d.wait_log(r"reload failed: .*generation 2 is rolled back", timeout=30)
+    d.wait_log(r"reload: generation 2 is ready; retiring generation 1", timeout=30)
+    wait_until(lambda: requests.get(url(d.port), headers={"Connection": "close"}, timeout=5).text.startswith("fixed "),
+               10, what="the fixed app to answer")
+
+
+def test_a_worker_that_crashes_right_after_it_is_ready_is_backed_off(sup):
+    """An app that crashes on its first request used to be respawned at
+    once, every time: a tight fork loop under load."""
+    d = sup(workers=1, ready=1)
+    stop = threading.Event()
+
+    def hammer():
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                requests.get(url(d.port, "/crash"), headers={"Connection": "close"}, timeout=2)
+            except requests.RequestException:
+                pass
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        d.wait_log(r"[\d.]+ s after it was ready, before its first answer; failure 3, next attempt in", timeout=20)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    delays = [float(x) for x in re.findall(r"before its first answer; failure \d+, next attempt in ([0-9.]+) s", d.log())]
+    assert delays[:3] == sorted(delays[:3]) and delays[0] < delays[2], delays
+    assert d.proc.poll() is None
+    assert len(re.findall(r"info: master: spawned worker", d.log())) <= 5, d.log()[-3000:]

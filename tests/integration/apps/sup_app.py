@@ -69,6 +69,10 @@ def application(environ, start_response):
         _kept.append(bytearray(b"\x01") * (mib << 20))
         return _text(start_response, str(os.getpid()))
 
+    if path == "/crash":
+        # Dies the way a segfaulting extension would: no answer, no cleanup.
+        os._exit(70)
+
     if path == "/error":
         raise RuntimeError("boom from sup_app")
 
