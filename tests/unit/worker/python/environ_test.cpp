@@ -1,0 +1,168 @@
+// The WSGI bridge: the environ: CGI and wsgi.* keys.
+#include "tests/unit/worker/python/bridge_fixture.hpp"
+
+namespace drover {
+namespace {
+
+// ---- environ --------------------------------------------------------------
+
+TEST_F(BridgeTest, EnvironHasTheCgiAndWsgiKeys)
+{
+    Exchange ex;
+    ex.run(bridge(), get("/environ/x", "a=1&b=2"));
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(py("last_environ['REQUEST_METHOD']"), "GET");
+    EXPECT_EQ(py("last_environ['SCRIPT_NAME']"), "");
+    EXPECT_EQ(py("last_environ['PATH_INFO']"), "/environ/x");
+    EXPECT_EQ(py("last_environ['QUERY_STRING']"), "a=1&b=2");
+    EXPECT_EQ(py("last_environ['SERVER_PROTOCOL']"), "HTTP/1.1");
+    EXPECT_EQ(py("last_environ['HTTP_HOST']"), "example.test");
+    EXPECT_EQ(py("last_environ['wsgi.version']"), "(1, 0)");
+    EXPECT_EQ(py("last_environ['wsgi.url_scheme']"), "http");
+    EXPECT_EQ(py("last_environ['wsgi.multithread']"), "False");
+    EXPECT_EQ(py("last_environ['wsgi.multiprocess']"), "True");
+    EXPECT_EQ(py("last_environ['wsgi.run_once']"), "False");
+    EXPECT_EQ(py("last_environ['wsgi.input_terminated']"), "True");
+    EXPECT_EQ(py("callable(last_environ['wsgi.file_wrapper'])"), "True");
+    EXPECT_EQ(py("hasattr(last_environ['wsgi.errors'], 'write')"), "True");
+    EXPECT_EQ(py("hasattr(last_environ['wsgi.input'], 'readline')"), "True");
+    // No body: CGI leaves these out rather than sending them empty.
+    EXPECT_EQ(py("'CONTENT_TYPE' in last_environ or 'CONTENT_LENGTH' in last_environ"), "False");
+    EXPECT_EQ(py("all(type(k) is str and type(v) is str for k, v in last_environ.items()"
+                 " if not k.startswith('wsgi.'))"),
+              "True");
+}
+
+TEST_F(BridgeTest, PeerFillsServerAndRemoteWhenTheRequestLacksThem)
+{
+    Exchange ex;
+    ex.run(bridge(), get("/environ"));
+    EXPECT_EQ(py("last_environ['SERVER_NAME']"), "srv.example");
+    EXPECT_EQ(py("last_environ['SERVER_PORT']"), "8080");
+    EXPECT_EQ(py("last_environ['REMOTE_ADDR']"), "192.0.2.7");
+    EXPECT_EQ(py("last_environ['REMOTE_PORT']"), "40000");
+
+    Request r = get("/environ");
+    r.params.insert(r.params.end(), {{"SERVER_NAME", "front.example"},
+                                     {"SERVER_PORT", "443"},
+                                     {"REMOTE_ADDR", "198.51.100.1"},
+                                     {"REMOTE_PORT", "5555"}});
+    Exchange ex2;
+    ex2.run(bridge(), r);
+    EXPECT_EQ(py("last_environ['SERVER_NAME']"), "front.example");
+    EXPECT_EQ(py("last_environ['SERVER_PORT']"), "443");
+    EXPECT_EQ(py("last_environ['REMOTE_ADDR']"), "198.51.100.1");
+    EXPECT_EQ(py("last_environ['REMOTE_PORT']"), "5555");
+}
+
+TEST_F(BridgeTest, DefaultsWhenTheRequestCarriesAlmostNothing)
+{
+    Request r;
+    r.params = {{"REQUEST_METHOD", "GET"}, {"REQUEST_URI", "/environ/a%20b?x=1"}};
+    r.http_minor = 0;
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(py("last_environ['PATH_INFO']"), "/environ/a b");
+    EXPECT_EQ(py("last_environ['SCRIPT_NAME']"), "");
+    EXPECT_EQ(py("last_environ['QUERY_STRING']"), "x=1");
+    EXPECT_EQ(py("last_environ['SERVER_PROTOCOL']"), "HTTP/1.0");
+}
+
+TEST_F(BridgeTest, PathBytesArriveAsLatin1Str)
+{
+    Exchange ex;
+    ex.run(bridge(), get("/environ/caf\xc3\xa9\xff"));
+    EXPECT_EQ(py("last_environ['PATH_INFO'].encode('latin-1') == b'/environ/caf\\xc3\\xa9\\xff'"), "True");
+    EXPECT_EQ(py("len(last_environ['PATH_INFO'])"), "15");
+}
+
+TEST_F(BridgeTest, RepeatedHeadersAreJoinedNotDuplicated)
+{
+    Request r = get("/environ");
+    r.params.insert(r.params.end(), {{"HTTP_X_MULTI", "1"},
+                                     {"HTTP_X_MULTI", "2"},
+                                     {"HTTP_COOKIE", "a=1"},
+                                     {"HTTP_COOKIE", "b=2"}});
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(py("last_environ['HTTP_X_MULTI']"), "1, 2");
+    EXPECT_EQ(py("last_environ['HTTP_COOKIE']"), "a=1; b=2");
+}
+
+TEST_F(BridgeTest, ContentHeadersArePassedWhenPresent)
+{
+    Exchange ex;
+    ex.body.data = "abc";
+    ex.run(bridge(), post("/environ", "", 3));
+    EXPECT_EQ(py("last_environ['CONTENT_TYPE']"), "application/octet-stream");
+    EXPECT_EQ(py("last_environ['CONTENT_LENGTH']"), "3");
+    EXPECT_EQ(py("last_environ['REQUEST_METHOD']"), "POST");
+}
+
+TEST_F(BridgeTest, NginxScriptNameOnlyBecomesPathInfo)
+{
+    Request r;
+    r.params = {{"REQUEST_METHOD", "GET"},  {"SCRIPT_NAME", "/environ/page"}, {"QUERY_STRING", ""},
+                {"CONTENT_TYPE", ""},       {"CONTENT_LENGTH", ""},            {"REQUEST_URI", "/environ/page"},
+                {"SERVER_PROTOCOL", "HTTP/1.1"}};
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(py("last_environ['SCRIPT_NAME']"), "");
+    EXPECT_EQ(py("last_environ['PATH_INFO']"), "/environ/page");
+    EXPECT_EQ(py("'CONTENT_LENGTH' in last_environ"), "False");
+}
+
+TEST_F(BridgeTest, ExplicitScriptNameAndPathInfoAreKept)
+{
+    Request r = get("/environ/rest");
+    r.params.emplace_back("SCRIPT_NAME", "/app");
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(py("last_environ['SCRIPT_NAME']"), "/app");
+    EXPECT_EQ(py("last_environ['PATH_INFO']"), "/environ/rest");
+}
+
+TEST_F(BridgeTest, HttpsMakesTheUrlSchemeHttps)
+{
+    for (auto [name, value, scheme] : {std::tuple{"HTTPS", "on", "https"}, std::tuple{"HTTPS", "ON", "https"},
+                                       std::tuple{"HTTPS", "1", "https"}, std::tuple{"HTTPS", "off", "http"},
+                                       std::tuple{"REQUEST_SCHEME", "https", "https"},
+                                       std::tuple{"REQUEST_SCHEME", "http", "http"}}) {
+        Request r = get("/environ");
+        r.params.emplace_back(name, value);
+        Exchange ex;
+        ex.run(bridge(), r);
+        EXPECT_EQ(py("last_environ['wsgi.url_scheme']"), scheme) << name << "=" << value;
+    }
+}
+
+TEST_F(BridgeTest, ScriptNameMountMovesThePrefix)
+{
+    AppSettings s = settings();
+    s.script_name = "/mnt/";
+    std::unique_ptr<WsgiBridge> mounted = make_wsgi_bridge(s);
+
+    Exchange ex;
+    ex.run(*mounted, get("/mnt/environ/x"));
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(py("last_environ['SCRIPT_NAME']"), "/mnt");
+    EXPECT_EQ(py("last_environ['PATH_INFO']"), "/environ/x");
+
+    ex.run(*mounted, get("/mnt"));
+    EXPECT_EQ(py("(last_environ['SCRIPT_NAME'], last_environ['PATH_INFO'])"), "('/mnt', '')");
+
+    // Only a whole path segment is a match.
+    ex.run(*mounted, get("/mntx/environ"));
+    EXPECT_EQ(py("(last_environ['SCRIPT_NAME'], last_environ['PATH_INFO'])"), "('', '/mntx/environ')");
+
+    // nginx's SCRIPT_NAME-only form is mounted the same way.
+    Request r;
+    r.params = {{"REQUEST_METHOD", "GET"}, {"SCRIPT_NAME", "/mnt/environ"}};
+    ex.run(*mounted, r);
+    EXPECT_EQ(py("(last_environ['SCRIPT_NAME'], last_environ['PATH_INFO'])"), "('/mnt', '/environ')");
+}
+
+} // namespace
+} // namespace drover
