@@ -37,6 +37,21 @@ def test_post_bodies_round_trip(stack):
             assert r.content == body, size
 
 
+def test_bodyless_answers_with_a_content_length_reach_the_client(stack):
+    """Issue 9, defect 4: a 304 with Content-Length used to send nothing at
+    all (nginx: 502)."""
+    with requests.Session() as s:
+        for _ in range(2):  # and the connection stays usable after it
+            r = s.get(stack.url("/app/bodyless?status=304&length=120"), timeout=10)
+            assert r.status_code == 304, r.text
+            assert r.headers.get("ETag") == '"v1"'
+            assert r.content == b""
+            r = s.get(stack.url("/app/bodyless?status=204&length=7"), timeout=10)
+            assert r.status_code == 204, r.text
+            assert r.content == b""
+            assert s.get(stack.url("/app/pid"), timeout=10).status_code == 200
+
+
 def test_streamed_response(stack):
     # 20 chunks produced over ~0.2 s with no Content-Length: the frontend
     # relays it chunked. (Whether it relays each chunk at once is its own

@@ -214,16 +214,18 @@ bool parse_headers(PyObject* list, HeaderList& out, int64_t& declared_length)
 
 // ---- sending --------------------------------------------------------------
 
+// RFC 9110 6.4.1: no body, whatever the headers say. A 304 keeps its
+// Content-Length (the length the 200 would have, 8.6); a 204 must not send one.
 bool bodyless_status(int status) { return status < 200 || status == 204 || status == 304; }
 
 // What start() is told. body_complete: the body is over and nothing was
 // sent, so its length is known to be 0 and no chunked framing is needed.
 int64_t head_length(const State& s, bool body_complete)
 {
-    if (s.declared_length >= 0)
-        return s.declared_length;
     if (bodyless_status(s.status))
         return -1;
+    if (s.declared_length >= 0)
+        return s.declared_length;
     if (s.known_length >= 0)
         return s.known_length;
     return body_complete ? 0 : -1;
@@ -292,7 +294,7 @@ bool send_body(State& s, std::string_view data)
         return true;
     if (!s.head_out && !send_head(s, head_length(s, false)))
         return false;
-    if (s.head_request)
+    if (s.head_request || bodyless_status(s.status))
         return true;
     if (s.content_length >= 0) {
         uint64_t room = static_cast<uint64_t>(s.content_length) - std::min<uint64_t>(s.body_bytes, s.content_length);
@@ -323,7 +325,8 @@ void end_body(State& s)
 {
     if (s.client_gone)
         return;
-    if (!s.head_request && s.content_length >= 0 && s.body_bytes < static_cast<uint64_t>(s.content_length)) {
+    if (!s.head_request && !bodyless_status(s.status) && s.content_length >= 0 &&
+        s.body_bytes < static_cast<uint64_t>(s.content_length)) {
         log_error("app: ", s.context, ": response body is shorter than its Content-Length (", s.body_bytes, " < ",
                   s.content_length, "); closing the connection");
         s.close_connection = true;
@@ -467,6 +470,18 @@ PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs)
     int64_t declared = -1;
     if (!parse_status(status, code, line) || !parse_headers(headers, list, declared))
         return nullptr;
+    if (code < 200) {
+        // The server sends 100 Continue itself; an interim answer cannot be
+        // the application's one response.
+        PyErr_Format(PyExc_ValueError, "a 1xx status is not a final status: %R", status);
+        return nullptr;
+    }
+    if (code == 204 && declared >= 0) {
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [](const auto& h) { return iequals(h.first, "content-length"); }),
+                   list.end());
+        declared = -1;
+    }
     if (!s->write) {
         s->write = make_callable(write_type(), s);
         if (!s->write)

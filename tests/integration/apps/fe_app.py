@@ -81,6 +81,13 @@ def application(environ, start_response):
     if path == "/error":
         raise RuntimeError("boom from fe_app")
 
+    if path == "/bodyless":
+        # A conditional GET's answer: the length the 200 would have, no body.
+        status = q.get("status", "304")
+        headers = [("ETag", '"v1"'), ("Content-Length", q.get("length", "120"))]
+        start_response({"304": "304 Not Modified", "204": "204 No Content"}[status], headers)
+        return []
+
     if path == "/stream":
         # No Content-Length: the frontend gets the body as it is produced.
         start_response("200 OK", [("Content-Type", "text/plain")])

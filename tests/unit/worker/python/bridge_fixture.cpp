@@ -161,6 +161,17 @@ def length_route(environ, start_response):
     return (bytes([c]) for c in body.encode())
 
 
+def bodyless_route(environ, start_response):
+    # /bodyless?304,120: that status with that Content-Length, and no body
+    status, length = environ["QUERY_STRING"].split(",")
+    reasons = {"304": "Not Modified", "204": "No Content", "103": "Early Hints", "100": "Continue"}
+    headers = [("ETag", '"v1"')]
+    if length:
+        headers.append(("Content-Length", length))
+    start_response("%s %s" % (status, reasons[status]), headers)
+    return []
+
+
 class Closing:
     def __init__(self, name, items, fail_at=None, close_raises=False):
         self.name, self.items, self.fail_at, self.close_raises = name, items, fail_at, close_raises
@@ -293,7 +304,7 @@ ROUTES = {
     "boom": boom, "returns_none": returns_none, "not_iterable": not_iterable, "str_items": str_items,
     "str_after_head": str_after_head, "raise_after_head": raise_after_head,
     "no_start_response": no_start_response, "errors": errors_route, "keep": keep_route, "file": file_route,
-    "threads": threads_route,
+    "threads": threads_route, "bodyless": bodyless_route,
     "one": lambda e, sr: respond(sr, b"hello"),
     "tuple": lambda e, sr: (sr("200 OK", []), (b"ab", b"cd"))[1],
 }

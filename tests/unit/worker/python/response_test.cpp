@@ -177,6 +177,45 @@ TEST_F(BridgeTest, DeclaredContentLengthIsPassedAndEnforced)
     EXPECT_EQ(shorter.writer.count("finish"), 0);
 }
 
+// Issue 9, defect 4: a Content-Length on a bodyless answer used to read as a
+// body "shorter than its Content-Length": the head was never sent.
+TEST_F(BridgeTest, NotModifiedWithContentLengthSendsItsHeadAndNoBody)
+{
+    Exchange ex;
+    ex.run(bridge(), get("/bodyless/", "304,120"));
+    EXPECT_EQ(ex.writer.events, (std::vector<std::string>{"start", "finish"}));
+    EXPECT_EQ(ex.writer.status, 304);
+    EXPECT_EQ(ex.writer.header("Content-Length"), "120");  // RFC 9110 8.6: the selected representation's
+    EXPECT_EQ(ex.writer.header("ETag"), "\"v1\"");
+    EXPECT_EQ(ex.outcome.status, 304);
+    EXPECT_FALSE(ex.outcome.close_connection);
+}
+
+TEST_F(BridgeTest, NoContentDropsAContentLengthItMustNotCarry)
+{
+    for (const char* length : {"0", "5"}) {
+        Exchange ex;
+        ex.run(bridge(), get("/bodyless/", std::string("204,") + length));
+        EXPECT_EQ(ex.writer.events, (std::vector<std::string>{"start", "finish"})) << length;
+        EXPECT_EQ(ex.writer.status, 204);
+        EXPECT_EQ(ex.writer.header("Content-Length"), "<none>") << "RFC 9110 8.6: MUST NOT send";
+        EXPECT_FALSE(ex.outcome.close_connection);
+    }
+}
+
+TEST_F(BridgeTest, AnInformationalFinalStatusIsAnApplicationError)
+{
+    for (const char* query : {"103,", "100,0"}) {
+        StderrCapture log;
+        Exchange ex;
+        ex.run(bridge(), get("/bodyless/", query));
+        std::string text = log.finish();
+        EXPECT_EQ(ex.writer.status, 500) << query;
+        EXPECT_EQ(ex.outcome.status, 500);
+        EXPECT_TRUE(contains(text, "1xx status is not a final status")) << text;
+    }
+}
+
 TEST_F(BridgeTest, CloseIsCalledAfterANormalEnd)
 {
     py("closes.clear()");
