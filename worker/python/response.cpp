@@ -43,7 +43,12 @@ struct WsgiResponse::State {
     // A ResponseWriter call is in flight with the GIL released. Only GIL
     // holders change it, so checking it under the GIL is race-free.
     bool writer_busy = false;
-    bool done = false;  // the outcome is out: an app thread's write() is too late
+    // The response has ended (its end went to the writer, or it is being torn
+    // down): a write() from an application thread is refused from here on.
+    bool ended = false;
+    // Threads inside write() with this State in hand. The State outlives
+    // them: teardown waits for this to drop to 0 (all under the GIL).
+    int callers = 0;
 
     PyRef write;  // the write() callable, made by the first start_response()
     PyObject* input = nullptr;  // wsgi.input, borrowed
@@ -249,27 +254,42 @@ void mark_gone(State& s)
     s.close_connection = true;
 }
 
+enum class Writer { call, end };
+
+struct WriterResult {
+    enum Value { ok, failed, refused } value;
+    operator bool() const { return value == ok; }  // NOLINT: used as a success flag
+};
+
 // Runs one ResponseWriter call, without the GIL unless it only records. A
 // C++ exception from the connection must not unwind through the
 // interpreter's C frames (this may run under the app's call to write()), so
-// it ends the response as a gone client would.
+// it ends the response as a gone client would. Once the response has ended
+// only the call that ends it (Writer::end) reaches the writer: a thread that
+// waited here while it ended must not add bytes after the end.
 template <typename Call>
-bool writer_call(State& s, bool release_gil, Call call)
+WriterResult writer_call(State& s, bool release_gil, Call call, Writer kind = Writer::call)
 {
     wait_for_writer(s);
+    if (s.ended && kind != Writer::end)
+        return {WriterResult::refused};
     struct Busy {
         explicit Busy(bool& f) : flag(f) { flag = true; }
         ~Busy() { flag = false; }  // runs after GilRelease: with the GIL
         bool& flag;
     } busy(s.writer_busy);
     try {
-        if (!release_gil)
-            return call(s.writer);
-        GilRelease unlocked;
-        return call(s.writer);
+        bool ok;
+        if (!release_gil) {
+            ok = call(s.writer);
+        } else {
+            GilRelease unlocked;
+            ok = call(s.writer);
+        }
+        return {ok ? WriterResult::ok : WriterResult::failed};
     } catch (const std::exception& e) {
         log_error("app: ", s.context, ": the response writer failed: ", e.what());
-        return false;
+        return {WriterResult::failed};
     }
 }
 
@@ -311,9 +331,10 @@ bool send_body(State& s, std::string_view data)
                 return true;
         }
     }
-    if (!writer_call(s, true, [data](ResponseWriter& w) { return w.write(data); })) {
-        mark_gone(s);
-        return false;
+    if (WriterResult r = writer_call(s, true, [data](ResponseWriter& w) { return w.write(data); }); !r) {
+        if (r.value == WriterResult::failed)
+            mark_gone(s);
+        return false;  // refused: the response ended while this write waited
     }
     s.body_bytes += data.size();
     return true;
@@ -332,7 +353,8 @@ void end_body(State& s)
         s.close_connection = true;
         return;
     }
-    if (!writer_call(s, true, [](ResponseWriter& w) { return w.finish(); }))
+    s.ended = true;
+    if (!writer_call(s, true, [](ResponseWriter& w) { return w.finish(); }, Writer::end))
         mark_gone(s);
 }
 
@@ -350,9 +372,10 @@ void send_error(State& s, int status, std::string_view reason)
         w.start(s.status, s.status_line, headers, s.content_length);
         return true;
     });
-    ok = ok && writer_call(s, true, [head_request, &body](ResponseWriter& w) {
-        return (head_request || w.write(body)) && w.finish();
-    });
+    s.ended = true;
+    ok = ok && writer_call(
+                   s, true, [head_request, &body](ResponseWriter& w) { return (head_request || w.write(body)) && w.finish(); },
+                   Writer::end);
     if (!ok)
         mark_gone(s);
     else if (!s.head_request)
@@ -384,15 +407,25 @@ PyObject* write_call(PyObject* self, PyObject* args, PyObject* kwargs)
         PyErr_SetString(PyExc_AssertionError, "write() called before start_response()");
         return nullptr;
     }
-    if (s->done) {
+    if (s->ended) {
         PyErr_SetString(PyExc_ValueError, "write() called after the response ended");
         return nullptr;
     }
     if (s->client_gone)
         return client_gone_error();
+    struct Caller {
+        explicit Caller(State& st) : s(st) { ++s.callers; }
+        ~Caller() { --s.callers; }  // with the GIL: send_body returns holding it
+        State& s;
+    } caller(*s);
     // The args tuple keeps data alive while the GIL is released.
-    if (!send_body(*s, std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data)))))
+    if (!send_body(*s, std::string_view(PyBytes_AS_STRING(data), static_cast<size_t>(PyBytes_GET_SIZE(data))))) {
+        if (s->ended && !s->client_gone) {
+            PyErr_SetString(PyExc_ValueError, "write() called after the response ended");
+            return nullptr;
+        }
         return client_gone_error();
+    }
     Py_RETURN_NONE;
 }
 
@@ -631,17 +664,25 @@ WsgiResponse::WsgiResponse(ResponseWriter& writer, bool head_request, std::strin
 
 WsgiResponse::~WsgiResponse()
 {
-    // An application thread may still be inside write(); State must outlive it.
-    wait_for_writer(*state_);
+    // Application threads may still be inside write(), or waiting for the
+    // writer there: from now on they are refused, and State outlives them.
+    // New calls find no state at all.
+    State& s = *state_;
+    s.ended = true;
     if (start_response_)
         reinterpret_cast<CallableObject*>(start_response_.get())->state = nullptr;
-    if (state_->write)
-        reinterpret_cast<CallableObject*>(state_->write.get())->state = nullptr;
+    if (s.write)
+        reinterpret_cast<CallableObject*>(s.write.get())->state = nullptr;
+    while (s.callers > 0 || s.writer_busy) {
+        GilRelease unlocked;
+        struct timespec pause = {0, 100000};
+        nanosleep(&pause, nullptr);
+    }
 }
 
 RequestOutcome WsgiResponse::outcome()
 {
-    state_->done = true;
+    state_->ended = true;
     RequestOutcome out;
     out.status = state_->head_out ? state_->status : 0;
     out.response_bytes = state_->body_bytes;

@@ -293,6 +293,42 @@ def threads_route(environ, start_response):
     return []
 
 
+unjoined = []
+unjoined_errors = []
+
+
+def unjoined_route(environ, start_response):
+    # Writer threads the app does not join: they outlive the response.
+    import threading
+    import time
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    go = threading.Event()
+
+    def writer():
+        go.wait()
+        for _ in range(200):
+            try:
+                write(b"y" * 10)
+            except Exception as e:
+                unjoined_errors.append("%s: %s" % (type(e).__name__, e))
+                return
+            time.sleep(0)
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    unjoined.extend(threads)
+    go.set()
+    return iter([b"main"])  # no known length: the threads' bytes are body too, until the end
+
+
+def join_unjoined():
+    for t in unjoined:
+        t.join(10)
+    alive = sum(t.is_alive() for t in unjoined)
+    del unjoined[:]
+    return alive
+
+
 def not_found(environ, start_response):
     return respond(start_response, b"not found", "404 Not Found")
 
@@ -304,7 +340,7 @@ ROUTES = {
     "boom": boom, "returns_none": returns_none, "not_iterable": not_iterable, "str_items": str_items,
     "str_after_head": str_after_head, "raise_after_head": raise_after_head,
     "no_start_response": no_start_response, "errors": errors_route, "keep": keep_route, "file": file_route,
-    "threads": threads_route, "bodyless": bodyless_route,
+    "threads": threads_route, "bodyless": bodyless_route, "unjoined": unjoined_route,
     "one": lambda e, sr: respond(sr, b"hello"),
     "tuple": lambda e, sr: (sr("200 OK", []), (b"ab", b"cd"))[1],
 }

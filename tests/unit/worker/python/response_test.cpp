@@ -342,6 +342,29 @@ TEST_F(BridgeTest, WritesFromAppThreadsNeverOverlap)
     EXPECT_EQ(ex.writer.count("finish"), 1);
 }
 
+// Issue 9, defect 2: a thread waiting for the writer when the response was
+// torn down used to run on a freed state: bytes after the end of the
+// response (after a chunked terminator, or on the next request).
+TEST_F(BridgeTest, AppThreadsThatOutliveTheResponseCannotWriteAfterIt)
+{
+    for (int round = 0; round < 30; ++round) {
+        auto ex = std::make_unique<Exchange>();
+        ex->writer.slow = true;
+        ex->run(bridge(), get("/unjoined"));
+        EXPECT_EQ(ex->outcome.status, 200);
+        ASSERT_EQ(py("join_unjoined()"), "0");
+        const std::vector<std::string>& events = ex->writer.events;
+        auto finish = std::find(events.begin(), events.end(), "finish");
+        ASSERT_NE(finish, events.end());
+        EXPECT_EQ(std::count(finish, events.end(), "write"), 0) << "a write after the end, round " << round;
+        EXPECT_FALSE(ex->writer.overlapped);
+        // Every late write was refused with a clear error, none crashed.
+        std::string errors = py("sorted(set(e.split(':')[0] for e in unjoined_errors))");
+        EXPECT_TRUE(errors == "[]" || errors == "['ValueError']") << errors;
+        py("unjoined_errors.clear()");
+    }
+}
+
 TEST_F(BridgeTest, ThrowingConnectionObjectsDoNotEscape)
 {
     StderrCapture log;
