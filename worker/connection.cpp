@@ -238,6 +238,7 @@ bool Connection::discard_input()
 
 ssize_t Connection::read(char* buffer, size_t size)
 {
+    std::lock_guard<std::mutex> lock(io_mutex_);
     while (body_pos_ == body_.size()) {
         body_.clear();
         body_pos_ = 0;
@@ -288,6 +289,7 @@ bool Connection::finish_body()
 
 void Connection::start(int status, std::string_view status_line, const HeaderList& headers, int64_t content_length)
 {
+    std::lock_guard<std::mutex> lock(io_mutex_);
     status_ = status;
     status_line_.assign(status_line);
     headers_ = headers;
@@ -334,6 +336,12 @@ bool Connection::read_frontend_records()
 
 bool Connection::write(std::string_view data)
 {
+    std::lock_guard<std::mutex> lock(io_mutex_);
+    return write_locked(data);
+}
+
+bool Connection::write_locked(std::string_view data)
+{
     if (client_gone_ || aborted_)
         return false;
     // Between the chunks of a streamed FastCGI response (not before the
@@ -349,6 +357,7 @@ bool Connection::write(std::string_view data)
 
 bool Connection::sendfile(int fd, off_t offset, int64_t count)
 {
+    std::lock_guard<std::mutex> lock(io_mutex_);
     if (client_gone_ || aborted_)
         return false;
     Output out;
@@ -369,7 +378,7 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
             offset += n;
             if (count > 0)
                 count -= n;
-            if (!write(std::string_view(buf, static_cast<size_t>(n))))
+            if (!write_locked(std::string_view(buf, static_cast<size_t>(n))))
                 return false;
         }
         return true;
@@ -399,6 +408,7 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
 
 bool Connection::finish()
 {
+    std::lock_guard<std::mutex> lock(io_mutex_);
     if (client_gone_)
         return false;
     Output out;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -94,11 +95,17 @@ private:
     /// without waiting (FCGI_ABORT_REQUEST, a BEGIN_REQUEST to refuse); false
     /// once the request is aborted.
     bool read_frontend_records();
+    /// write() with io_mutex_ held.
+    bool write_locked(std::string_view data);
     /// After the app returned: drain an unread body if the protocol needs it.
     bool finish_body();
     void log_access(const RequestOutcome& outcome, uint64_t duration_us);
 
     UniqueFd fd_;
+    /// The app may read wsgi.input in one thread while another writes the
+    /// response, both with the GIL released; both feed in_ and the codec
+    /// (FastCGI reads the web server's records while it writes). One at a time.
+    std::mutex io_mutex_;
     std::unique_ptr<Codec> codec_;
     PeerInfo peer_;
     const AppSettings& app_;

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "tests/unit/worker/fastcgi_records.hpp"
 #include "tests/unit/worker/recording_sink.hpp"
 #include "worker/codec.hpp"
 
@@ -16,112 +17,7 @@ using test::FeedOutcome;
 using test::random_splits;
 using test::RecordingSink;
 using test::whole;
-
-// Records are built here by hand, independently of the codec's own encoder.
-
-std::string record(uint8_t type, uint16_t id, std::string_view content, int padding = -1, char pad_byte = '\0')
-{
-    const size_t pad = padding < 0 ? (8 - content.size() % 8) % 8 : static_cast<size_t>(padding);
-    std::string r;
-    r += static_cast<char>(1);
-    r += static_cast<char>(type);
-    r += static_cast<char>(id >> 8);
-    r += static_cast<char>(id & 0xff);
-    r += static_cast<char>(content.size() >> 8);
-    r += static_cast<char>(content.size() & 0xff);
-    r += static_cast<char>(pad);
-    r += '\0';
-    r += content;
-    r.append(pad, pad_byte);
-    return r;
-}
-
-std::string length(size_t n, bool four)
-{
-    if (!four) {
-        EXPECT_LT(n, 128u);
-        return std::string(1, static_cast<char>(n));
-    }
-    std::string out;
-    out += static_cast<char>(0x80 | (n >> 24));
-    out += static_cast<char>((n >> 16) & 0xff);
-    out += static_cast<char>((n >> 8) & 0xff);
-    out += static_cast<char>(n & 0xff);
-    return out;
-}
-
-std::string nv(std::string_view name, std::string_view value)
-{
-    return length(name.size(), name.size() > 127) + length(value.size(), value.size() > 127) + std::string(name) +
-           std::string(value);
-}
-
-std::string nv4(std::string_view name, std::string_view value)
-{
-    return length(name.size(), true) + length(value.size(), true) + std::string(name) + std::string(value);
-}
-
-std::string begin(uint16_t id, uint16_t role = fcgi::kResponder, uint8_t flags = fcgi::kKeepConn)
-{
-    const char body[8] = {static_cast<char>(role >> 8), static_cast<char>(role & 0xff), static_cast<char>(flags), 0, 0, 0,
-                          0, 0};
-    return record(fcgi::kBeginRequest, id, std::string_view(body, 8));
-}
-
-std::string params(uint16_t id, std::string_view stream)
-{
-    return record(fcgi::kParams, id, stream) + record(fcgi::kParams, id, "");
-}
-
-std::string stdin_records(uint16_t id, std::string_view body)
-{
-    return (body.empty() ? std::string() : record(fcgi::kStdin, id, body)) + record(fcgi::kStdin, id, "");
-}
-
-/// A complete POST request as nginx sends it.
-std::string post_request(uint16_t id, std::string_view body, uint8_t flags = fcgi::kKeepConn)
-{
-    return begin(id, fcgi::kResponder, flags) +
-           params(id, nv("REQUEST_METHOD", "POST") + nv("CONTENT_LENGTH", std::to_string(body.size())) +
-                          nv("SCRIPT_NAME", "/app")) +
-           stdin_records(id, body);
-}
-
-struct Record {
-    uint8_t version = 0;
-    uint8_t type = 0;
-    uint16_t id = 0;
-    std::string content;
-    std::string padding;
-};
-
-/// Decodes a record stream; a truncated stream fails the test.
-std::vector<Record> decode(std::string_view bytes)
-{
-    std::vector<Record> out;
-    while (!bytes.empty()) {
-        if (bytes.size() < 8) {
-            ADD_FAILURE() << "truncated record header";
-            return out;
-        }
-        const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-        Record r;
-        r.version = b[0];
-        r.type = b[1];
-        r.id = static_cast<uint16_t>(b[2] << 8 | b[3]);
-        const size_t content_length = static_cast<size_t>(b[4] << 8 | b[5]);
-        const size_t padding = b[6];
-        if (bytes.size() < 8 + content_length + padding) {
-            ADD_FAILURE() << "truncated record content";
-            return out;
-        }
-        r.content = std::string(bytes.substr(8, content_length));
-        r.padding = std::string(bytes.substr(8 + content_length, padding));
-        out.push_back(r);
-        bytes.remove_prefix(8 + content_length + padding);
-    }
-    return out;
-}
+using namespace test::fcgi_records;
 
 std::map<std::string, std::string> decode_pairs(std::string_view s)
 {
