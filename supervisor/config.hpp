@@ -27,8 +27,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// One listening address: "[PROTO://]HOST:PORT", "[PROTO://][V6]:PORT" or
-/// "[PROTO://]unix:PATH".
+/// One listening address: "[PROTO://]HOST:PORT", "[PROTO://][V6]:PORT",
+/// "[PROTO://]unix:PATH" or "[PROTO://]/ABSOLUTE/PATH".
 struct ListenSpec {
     enum class Family { inet, inet6, unix_path };
 

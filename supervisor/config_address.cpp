@@ -1,5 +1,6 @@
 // The address grammar. A listener is "[PROTO://]ADDR" where ADDR is
-// HOST:PORT, [V6]:PORT or unix:PATH. Reasons are short phrases; the caller puts the file
+// HOST:PORT, [V6]:PORT, unix:PATH or an absolute PATH (as uWSGI and PHP-FPM
+// take a socket path). Reasons are short phrases; the caller puts the file
 // position or the flag in front.
 #include "supervisor/config_address.hpp"
 
@@ -175,6 +176,12 @@ ListenSpec parse_listen_address(const std::string& text)
         rest.remove_prefix(5);
         if (rest.empty())
             throw std::invalid_argument("missing socket path after 'unix:'");
+        set_unix_path(rest, spec);
+        return spec;
+    }
+    // No host name starts with '/', so an absolute path is unambiguous; a
+    // relative one is not ("app.sock:80"?), and keeps needing "unix:".
+    if (rest.starts_with('/')) {
         set_unix_path(rest, spec);
         return spec;
     }

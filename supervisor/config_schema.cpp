@@ -165,7 +165,7 @@ constexpr Setting kSettings[] = {
      .help = "read settings from this TOML file", .flag_field = flag_field<&CommandLine::config_file>()},
     {.key = "bind", .flag = "--bind", .short_flag = "-b", .metavar = "ADDR", .kind = K::address_list,
      .default_text = "[\"http://127.0.0.1:8000\"]",
-     .help = "listen on [PROTO://]HOST:PORT, [PROTO://][V6]:PORT or [PROTO://]unix:PATH; PROTO is "
+     .help = "listen on [PROTO://]HOST:PORT, [PROTO://][V6]:PORT, [PROTO://]unix:PATH or [PROTO://]/PATH; PROTO is "
              "http, fastcgi or scgi; repeat to listen on several, in place of the file's list",
      .on_reload = kRestart, .field = kBindField, .flag_field = flag_field<&CommandLine::binds>()},
     {.key = "workers", .flag = "--workers", .short_flag = "-w", .metavar = "N", .kind = K::integer, .lo = 1,
