@@ -1,8 +1,9 @@
 // The settings table against README.md: the "Configuration reference"
 // tables list exactly the keys of the table, each with the row's default
-// (and that default, read as TOML, is the value drover really uses), and the
-// "Command line" section shows the synopsis --help prints and documents
-// every flag with its metavar. A key or flag cannot exist undocumented, nor
+// (and that default, read as TOML, is the value drover really uses), its
+// reload paragraph names exactly the restart-only keys, and the "Command
+// line" section shows the synopsis --help prints and documents every flag
+// with its metavar. A key or flag cannot exist undocumented, nor
 // a documented one be missing.
 #include <gtest/gtest.h>
 
@@ -220,6 +221,31 @@ TEST_F(Readme, TheDocumentedDefaultIsTheRealOne)
         Config written = parse_config_text(text, "drover.toml");
         EXPECT_TRUE(s.field.same(written, defaults)) << s.key << " = " << s.default_text << " is not what drover uses by default";
     }
+}
+
+TEST_F(Readme, NamesTheKeysAReloadLeavesForARestart)
+{
+    // The paragraph "A reload (`SIGHUP`) applies every changed key, ...
+    // except ...: `bind`, ...".
+    std::string paragraph;
+    for (const std::string& line : section(text_, "Configuration reference")) {
+        if (line.starts_with("A reload (`SIGHUP`)"))
+            paragraph = line;
+        else if (!paragraph.empty() && line.empty())
+            break;
+        else if (!paragraph.empty())
+            paragraph += " " + line;
+    }
+    ASSERT_FALSE(paragraph.empty()) << "README.md's Configuration reference has no \"A reload (`SIGHUP`)\" paragraph";
+    std::set<std::string> documented;
+    for (const std::string& span : code_spans(paragraph))
+        if (!span.starts_with("SIGHUP"))
+            documented.insert(dotted_key(span));
+    std::set<std::string> restart;
+    for (const Setting& s : settings())
+        if (s.is_key() && s.on_reload == OnReload::restart)
+            restart.emplace(s.key);
+    EXPECT_EQ(documented, restart);
 }
 
 TEST_F(Readme, DocumentsEveryFlagWithItsValue)
