@@ -256,21 +256,21 @@ ListenSpec FileReader::read_bind_table(const toml::table& table, const std::stri
         fail(table, cat(key, ".address"), "required");
     expect(*address_node, cat(key, ".address"), toml::node_type::string);
     ListenSpec spec =
-        std::move(std::get<std::vector<ListenSpec>>(text(*find_setting("bind"), *address_node, cat(key, ".address"))).front());
+        std::move(std::get<std::vector<ListenSpec>>(text(setting("bind"), *address_node, cat(key, ".address"))).front());
     for (const auto& [name, node] : in_file_order(table)) {
         std::string k = cat(key, '.', name);
         if (name == "mode") {
             if (!spec.is_unix())
                 fail(*node, k, "only applies to unix sockets");
-            spec.mode = static_cast<mode_t>(std::get<uint64_t>(read_value(*find_setting("unix_socket_mode"), *node, k)));
+            spec.mode = static_cast<mode_t>(std::get<uint64_t>(read_value(setting("unix_socket_mode"), *node, k)));
             spec.own_mode = true;
         } else if (name == "backlog") {
-            spec.backlog = static_cast<int>(std::get<uint64_t>(read_value(*find_setting("backlog"), *node, k)));
+            spec.backlog = static_cast<int>(std::get<uint64_t>(read_value(setting("backlog"), *node, k)));
             spec.own_backlog = true;
         } else if (name == "allowed_clients") {
             if (spec.is_unix())
                 fail(*node, k, "only applies to TCP listeners");
-            spec.allowed_clients = std::get<std::vector<std::string>>(read_value(*find_setting("allowed_clients"), *node, k));
+            spec.allowed_clients = std::get<std::vector<std::string>>(read_value(setting("allowed_clients"), *node, k));
             spec.own_allowed_clients = true;
         } else if (name != "address") {
             fail(*node, k, "unknown key");

@@ -14,6 +14,7 @@
 #include "supervisor/config_schema.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -293,6 +294,14 @@ const Setting* find_setting(std::string_view key)
         return nullptr;
     auto it = std::find_if(std::begin(kSettings), std::end(kSettings), [&](const Setting& s) { return s.key == key; });
     return it == std::end(kSettings) ? nullptr : &*it;
+}
+
+const Setting& setting(std::string_view key)
+{
+    const Setting* s = find_setting(key);
+    if (!s)
+        throw std::logic_error(cat("the settings table has no row ", key));
+    return *s;
 }
 
 const Setting* find_flag(std::string_view name)

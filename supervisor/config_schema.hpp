@@ -113,6 +113,10 @@ std::span<const Setting> settings();
 /// The row of a dotted key; nullptr when there is none.
 const Setting* find_setting(std::string_view key);
 
+/// The row of a key the code itself names; throws std::logic_error when the
+/// table lost it.
+const Setting& setting(std::string_view key);
+
 /// The row of "-w" or "--workers"; nullptr when there is none.
 const Setting* find_flag(std::string_view name);
 
