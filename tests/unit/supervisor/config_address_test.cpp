@@ -1,7 +1,6 @@
-// supervisor/config_address.cpp: the listen address grammar's newest form, a
-// bare absolute path as a unix socket (uWSGI's and PHP-FPM's way), from
-// every place an address is written. The older forms and every reason are
-// pinned in config_test.cpp.
+// supervisor/config_address.cpp: the listen and metrics address grammar,
+// every reason it gives, and its newest form, a bare absolute path as a unix
+// socket (uWSGI's and PHP-FPM's way), from every place an address is written.
 #include "supervisor/config.hpp"
 
 #include <gtest/gtest.h>
@@ -32,6 +31,63 @@ std::string parse_error(const std::string& text)
         return e.what();
     }
     return "<no ConfigError>";
+}
+
+TEST(ConfigErrors, EveryAddressReason)
+{
+    EXPECT_EQ(address_error(""), "empty address");
+    EXPECT_EQ(address_error("ftp://h:21"), "unknown protocol 'ftp' (use http, fastcgi or scgi)");
+    EXPECT_EQ(address_error("unix:///run/x.sock"), "unknown protocol 'unix' (a unix socket is written unix:PATH)");
+    EXPECT_EQ(address_error("127.0.0.1"), "missing port");
+    EXPECT_EQ(address_error("127.0.0.1:"), "missing port");
+    EXPECT_EQ(address_error(":8000"), "missing host");
+    EXPECT_EQ(address_error("localhost:http"), "port 'http' is not a number");
+    EXPECT_EQ(address_error("localhost:65536"), "port out of range (1 to 65535): 65536");
+    EXPECT_EQ(address_error("localhost:99999999999999999999"), "port out of range (1 to 65535): 99999999999999999999");
+    EXPECT_EQ(address_error("[::1:80"), "missing ']' after the IPv6 address");
+    EXPECT_EQ(address_error("[::1]80"), "expected ':PORT' after ']'");
+    EXPECT_EQ(address_error("[::1]"), "missing port");
+    EXPECT_EQ(address_error("[]:80"), "missing host");
+    EXPECT_EQ(address_error("[127.0.0.1]:80"), "invalid IPv6 address '127.0.0.1'");
+    EXPECT_EQ(address_error("::1:80"), "an IPv6 address must be in brackets, like [::1]:8000");
+    EXPECT_EQ(address_error("300.1.1.1:80"), "invalid IPv4 address '300.1.1.1'");
+    EXPECT_EQ(address_error("my host:80"), "invalid host name 'my host'");
+    EXPECT_EQ(address_error("unix:"), "missing socket path after 'unix:'");
+    EXPECT_EQ(address_error("unix:/" + std::string(200, 'x')),
+              "socket path too long (at most 107 bytes): /" + std::string(200, 'x'));
+}
+
+TEST(ListenAddress, GoodForms)
+{
+    ListenSpec a = parse_listen_address("0.0.0.0:80");
+    EXPECT_EQ(a.protocol, Protocol::http);
+    EXPECT_EQ(a.family, ListenSpec::Family::inet);
+    EXPECT_EQ(a.host, "0.0.0.0");
+    EXPECT_EQ(a.port, 80);
+    EXPECT_EQ(a.text, "0.0.0.0:80");
+
+    ListenSpec b = parse_listen_address("SCGI://[::]:4000");
+    EXPECT_EQ(b.protocol, Protocol::scgi);
+    EXPECT_EQ(b.family, ListenSpec::Family::inet6);
+    EXPECT_EQ(b.host, "::");
+    EXPECT_EQ(b.port, 4000);
+
+    ListenSpec c = parse_listen_address("fastcgi://unix:/run/drover/app.sock");
+    EXPECT_EQ(c.protocol, Protocol::fastcgi);
+    EXPECT_TRUE(c.is_unix());
+    EXPECT_EQ(c.path, "/run/drover/app.sock");
+
+    ListenSpec d = parse_listen_address("http://app-1.internal:8080");
+    EXPECT_EQ(d.host, "app-1.internal");
+    EXPECT_EQ(d.port, 8080);
+}
+
+TEST(ValueParsers, MetricsAddress)
+{
+    EXPECT_EQ(parse_metrics_address("[::]:9100").family, ListenSpec::Family::inet6);
+    EXPECT_EQ(parse_metrics_address("0.0.0.0:9100").port, 9100);
+    EXPECT_THROW(parse_metrics_address("http://127.0.0.1:9100"), std::invalid_argument);
+    EXPECT_THROW(parse_metrics_address("127.0.0.1:0"), std::invalid_argument);
 }
 
 TEST(BarePathAddress, IsAUnixSocketWithOrWithoutAProtocol)
