@@ -1,57 +1,26 @@
 // The command line: argv into a CommandLine, each value checked as it is
-// read so that an error names the flag as the user typed it.
-#include <algorithm>
-#include <charconv>
+// read (with the same grammar as the file) so that an error names the flag
+// as the user typed it; and --help, written from the same rows.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "supervisor/config.hpp"
+#include "supervisor/config_schema.hpp"
+#include "supervisor/config_values.hpp"
 
 namespace drover {
 
 namespace {
 
-enum class Option {
-    config, bind, workers, metrics, timeout, max_requests, pythonpath, chdir, virtualenv,
-    preload, check, version, help,
-};
-
-struct OptionDef {
-    Option option;
-    std::string_view long_name;   // "--workers"
-    std::string_view short_name;  // "-w", or empty
-    bool takes_value;
-};
-
-constexpr OptionDef kOptions[] = {
-    {Option::config, "--config", "-c", true},
-    {Option::bind, "--bind", "-b", true},
-    {Option::workers, "--workers", "-w", true},
-    {Option::metrics, "--metrics", "", true},
-    {Option::timeout, "--timeout", "", true},
-    {Option::max_requests, "--max-requests", "", true},
-    {Option::pythonpath, "--pythonpath", "", true},
-    {Option::chdir, "--chdir", "", true},
-    {Option::virtualenv, "--virtualenv", "", true},
-    {Option::preload, "--preload", "", false},
-    {Option::check, "--check", "", false},
-    {Option::version, "--version", "", false},
-    {Option::help, "--help", "-h", false},
-};
-
-const OptionDef* find_option(std::string_view name)
-{
-    for (const OptionDef& def : kOptions)
-        if (name == def.long_name || (!def.short_name.empty() && name == def.short_name))
-            return &def;
-    return nullptr;
-}
+constexpr size_t kWidth = 80;
+constexpr size_t kHelpColumn = 27;
 
 bool is_option(std::string_view arg)
 {
     if (arg.starts_with("--"))
-        return find_option(arg.substr(0, arg.find('='))) != nullptr;
-    return arg.size() >= 2 && arg.front() == '-' && find_option(arg.substr(0, 2)) != nullptr;
+        return find_flag(arg.substr(0, arg.find('='))) != nullptr;
+    return arg.size() >= 2 && arg.front() == '-' && find_flag(arg.substr(0, 2)) != nullptr;
 }
 
 [[noreturn]] void fail(std::string_view option, std::string_view what)
@@ -59,86 +28,136 @@ bool is_option(std::string_view arg)
     throw ConfigError(cat("command line: ", option, ": ", what));
 }
 
-uint64_t parse_unsigned(std::string_view option, std::string_view text, uint64_t lo, uint64_t hi, const char* what)
+/// Checks the value with the kind's grammar and keeps it in cmd. Paths are
+/// kept as typed: the merge resolves them against the current directory.
+void apply(CommandLine& cmd, const Setting& s, std::string_view name, std::string_view value)
 {
-    uint64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < lo || value > hi)
-        fail(option, what);
-    return value;
-}
-
-std::string not_empty(std::string_view option, std::string_view value)
-{
-    if (value.empty())
-        fail(option, "must not be empty");
-    return std::string(value);
-}
-
-void apply(CommandLine& cmd, Option option, std::string_view name, std::string_view value)
-{
-    switch (option) {
-    case Option::config:
-        cmd.config_file = not_empty(name, value);
-        break;
-    case Option::bind:
+    SettingValue parsed;
+    if (s.takes_value()) {
         try {
-            parse_listen_address(std::string(value));
+            parsed = parse_setting_text(s, value, {});
         } catch (const std::invalid_argument& e) {
             fail(name, e.what());
         }
-        cmd.binds.emplace_back(value);
-        break;
-    case Option::workers:
-        cmd.workers = static_cast<uint32_t>(parse_unsigned(name, value, 1, kMaxWorkerCount,
-                                                           "must be an integer from 1 to 1024"));
-        break;
-    case Option::metrics:
-        // "" turns off metrics that the file enabled.
-        if (!value.empty()) {
-            try {
-                parse_metrics_address(std::string(value));
-            } catch (const std::invalid_argument& e) {
-                fail(name, e.what());
-            }
-        }
-        cmd.metrics_address = std::string(value);
-        break;
-    case Option::timeout:
-        try {
-            double seconds = parse_duration(value);
-            if (seconds == 0)
-                fail(name, "must be greater than 0");
-            cmd.timeout = seconds;
-        } catch (const std::invalid_argument& e) {
-            fail(name, e.what());
-        }
-        break;
-    case Option::max_requests:
-        cmd.max_requests = parse_unsigned(name, value, 0, INT64_MAX, "must be a non-negative integer");
-        break;
-    case Option::pythonpath:
-        cmd.pythonpath.push_back(not_empty(name, value));
-        break;
-    case Option::chdir:
-        cmd.chdir = not_empty(name, value);
-        break;
-    case Option::virtualenv:
-        cmd.virtualenv = not_empty(name, value);
-        break;
-    case Option::preload:
-        cmd.preload = true;
-        break;
-    case Option::check:
-        cmd.check = true;
-        break;
-    case Option::version:
-        cmd.version = true;
-        break;
-    case Option::help:
-        cmd.help = true;
-        break;
     }
+    s.flag_field.store(cmd, value, parsed);
+}
+
+const Setting& positional()
+{
+    for (const Setting& s : settings())
+        if (s.is_positional())
+            return s;
+    throw std::logic_error("the settings table has no positional argument");
+}
+
+// ---------------------------------------------------------------- --help
+
+std::vector<std::string> words(std::string_view text)
+{
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        size_t space = text.find(' ');
+        out.emplace_back(text.substr(0, space));
+        text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+    }
+    return out;
+}
+
+/// Tokens (words, or whole "[--chdir DIR]" items) wrapped to kWidth, the
+/// lines after the first indented by indent.
+void wrap(std::string& out, size_t column, const std::vector<std::string>& tokens, size_t indent)
+{
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (i > 0 && column + 1 + tokens[i].size() > kWidth) {
+            out += '\n';
+            out.append(indent, ' ');
+            column = indent;
+        } else if (i > 0) {
+            out += ' ';
+            ++column;
+        }
+        out += tokens[i];
+        column += tokens[i].size();
+    }
+    out += '\n';
+}
+
+/// "  -w, --workers N          help" with the help wrapped in its column.
+void help_line(std::string& out, std::string_view left, std::string_view help)
+{
+    out += left;
+    size_t column = left.size();
+    if (column + 2 > kHelpColumn) {
+        out += '\n';
+        column = 0;
+    }
+    out.append(kHelpColumn - column, ' ');
+    wrap(out, kHelpColumn, words(help), kHelpColumn);
+}
+
+/// The row's help with what the row knows besides: bounds and default.
+std::string full_help(const Setting& s)
+{
+    std::vector<std::string> more;
+    if (s.kind == SettingKind::integer)
+        more.push_back(cat(s.lo, " to ", s.hi));
+    if (s.kind == SettingKind::size && s.hi != 0)
+        more.push_back(cat(size_text(s.lo), " to ", size_text(s.hi)));
+    const std::string_view d = s.default_text;
+    if (!d.empty() && d != "false" && d != "[]" && d != "\"\"")
+        more.push_back(cat("default ", d));
+    std::string help(s.help);
+    for (size_t i = 0; i < more.size(); ++i)
+        help += cat(i == 0 ? " (" : "; ", more[i]);
+    return more.empty() ? help : help + ")";
+}
+
+std::string synopsis()
+{
+    std::vector<std::string> items;
+    std::vector<std::string> positionals;
+    for (const Setting& s : settings()) {
+        if (!s.has_flag() || s.flag == "--help")  // the synopsis is what --help shows
+            continue;
+        if (s.is_positional()) {
+            positionals.push_back(cat("[", s.flag, "]"));
+            continue;
+        }
+        std::string metavar(s.metavar);
+        if (s.kind == SettingKind::address_list)
+            metavar = "[PROTO://]" + metavar;
+        items.push_back(cat("[", s.flag_name(), metavar.empty() ? "" : " ", metavar, "]", s.is_list() ? "..." : ""));
+    }
+    // Positionals go last, as in every synopsis.
+    items.insert(items.end(), positionals.begin(), positionals.end());
+    items.insert(items.begin(), "usage: drover");
+    std::string out;
+    wrap(out, 0, items, std::string_view("usage: drover ").size());
+    return out;
+}
+
+std::string make_usage()
+{
+    std::string out = synopsis();
+    out += "\nA prefork process manager for Python WSGI applications. Flags override the\nconfig file.\n\n";
+    for (const Setting& s : settings()) {
+        if (!s.has_flag())
+            continue;
+        std::string left = s.is_positional()      ? cat("  ", s.flag)
+                           : s.short_flag.empty() ? cat("      ", s.flag)
+                                                  : cat("  ", s.short_flag, ", ", s.flag);
+        if (!s.metavar.empty())
+            left += cat(' ', s.metavar);
+        help_line(out, left, full_help(s));
+    }
+    out += "\nKeys of the configuration file (the README says more about each):\n";
+    for (const Setting& s : settings())
+        if (s.is_key())
+            help_line(out, cat("  ", s.key), full_help(s));
+    out += "\nSignals: HUP reload, TERM/INT graceful stop, QUIT immediate stop,\n"
+           "TTIN/TTOU one worker more/fewer, USR1 reopen log files.\n";
+    return out;
 }
 
 } // namespace
@@ -146,18 +165,14 @@ void apply(CommandLine& cmd, Option option, std::string_view name, std::string_v
 CommandLine parse_command_line(int argc, const char* const* argv)
 {
     CommandLine cmd;
+    const Setting& app = positional();
     bool options_done = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (options_done || arg.size() < 2 || arg.front() != '-') {
-            if (cmd.callable)
-                fail(arg, "unexpected argument (only one MODULE:CALLABLE is allowed)");
-            try {
-                parse_app_callable(arg);
-            } catch (const std::invalid_argument& e) {
-                fail("MODULE:CALLABLE", e.what());
-            }
-            cmd.callable = std::string(arg);
+            if (app.flag_field.given(cmd))
+                fail(arg, cat("unexpected argument (only one ", app.flag, " is allowed)"));
+            apply(cmd, app, app.flag, arg);
             continue;
         }
         if (arg == "--") {
@@ -180,19 +195,19 @@ CommandLine parse_command_line(int argc, const char* const* argv)
             value = arg.substr(2);
             has_value = true;
         }
-        const OptionDef* def = find_option(name);
-        if (!def || (!def->takes_value && has_value && !arg.starts_with("--")))
+        const Setting* s = find_flag(name);
+        if (!s || (!s->takes_value() && has_value && !arg.starts_with("--")))
             fail(arg.starts_with("--") ? name : arg, "unknown option");
-        if (!def->takes_value && has_value)
+        if (!s->takes_value() && has_value)
             fail(name, "takes no value");
-        if (def->takes_value && !has_value) {
+        if (s->takes_value() && !has_value) {
             // A flag where the value should be is a forgotten value, not a
             // value that happens to start with '-'.
             if (i + 1 >= argc || is_option(argv[i + 1]))
                 fail(name, "requires a value");
             value = argv[++i];
         }
-        apply(cmd, def->option, name, value);
+        apply(cmd, *s, name, value);
         // Help and version answer at once, whatever else the line says.
         if (cmd.help || cmd.version)
             return cmd;
@@ -202,34 +217,8 @@ CommandLine parse_command_line(int argc, const char* const* argv)
 
 const char* usage_text()
 {
-    return "usage: drover [-c FILE] [-b [PROTO://]ADDR]... [-w N] [--metrics ADDR] [--timeout S]\n"
-           "              [--max-requests N] [--pythonpath DIR]... [--chdir DIR]\n"
-           "              [--virtualenv DIR] [--preload] [--check] [--version] [MODULE:CALLABLE]\n"
-           "\n"
-           "A prefork process manager for Python WSGI applications. Flags override the\n"
-           "config file.\n"
-           "\n"
-           "  MODULE:CALLABLE          the WSGI application, e.g. myapp.wsgi:application\n"
-           "                           (the callable defaults to \"application\")\n"
-           "  -c, --config FILE        read settings from this TOML file\n"
-           "  -b, --bind ADDR          listen on ADDR: [PROTO://]HOST:PORT, [PROTO://][V6]:PORT\n"
-           "                           or [PROTO://]unix:PATH; PROTO is http (default),\n"
-           "                           fastcgi or scgi. Repeat to listen on several; replaces\n"
-           "                           the file's bind list (default http://127.0.0.1:8000)\n"
-           "  -w, --workers N          worker processes, 1 to 1024 (default 2)\n"
-           "      --metrics ADDR       serve /metrics and /healthz on HOST:PORT (\"\" is off)\n"
-           "      --timeout S          one request's wall time: seconds, or 500ms, 30s, 5m, 1h\n"
-           "      --max-requests N     replace a worker after N requests (0: never)\n"
-           "      --pythonpath DIR     prepend DIR to sys.path; repeatable, replaces the file's list\n"
-           "      --chdir DIR          change to DIR before importing the application\n"
-           "      --virtualenv DIR     use the packages of the virtualenv in DIR\n"
-           "      --preload            import the application once, before forking workers\n"
-           "      --check              validate the configuration and exit\n"
-           "      --version            print the version and exit\n"
-           "  -h, --help               print this help and exit\n"
-           "\n"
-           "Signals: HUP reload, TERM/INT graceful stop, QUIT immediate stop,\n"
-           "TTIN/TTOU one worker more/fewer, USR1 reopen log files.\n";
+    static const std::string usage = make_usage();
+    return usage.c_str();
 }
 
 } // namespace drover

@@ -27,8 +27,8 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-/// One listening address: "[PROTO://]HOST:PORT", "[PROTO://][V6]:PORT" or
-/// "[PROTO://]unix:PATH".
+/// One listening address: "[PROTO://]HOST:PORT", "[PROTO://][V6]:PORT",
+/// "[PROTO://]unix:PATH" or "[PROTO://]/ABSOLUTE/PATH".
 struct ListenSpec {
     enum class Family { inet, inet6, unix_path };
 
@@ -41,8 +41,22 @@ struct ListenSpec {
     int backlog = 1024;
     std::vector<std::string> allowed_clients;  ///< TCP only; empty allows everyone
     std::string text;        ///< as written, for logs
+    /// Which of mode, backlog and allowed_clients this `bind` entry set
+    /// itself; the top-level keys fill in the others (and a reload can tell
+    /// a changed entry from a changed default).
+    bool own_mode = false;
+    bool own_backlog = false;
+    bool own_allowed_clients = false;
 
     bool is_unix() const { return family == Family::unix_path; }
+};
+
+/// The top-level `backlog`, `unix_socket_mode` and `allowed_clients`: every
+/// listener that does not set its own gets them.
+struct ListenerDefaults {
+    int backlog = 1024;
+    mode_t mode = 0660;
+    std::vector<std::string> allowed_clients;
 };
 
 /// Parses one address as written on the command line or in `bind`. Throws
@@ -79,6 +93,7 @@ struct Config {
     AppSettings app;
     bool preload = false;
     std::vector<ListenSpec> listeners;     ///< default: http://127.0.0.1:8000
+    ListenerDefaults listener_defaults;    ///< already folded into listeners
 
     ProcessManager pm = ProcessManager::static_pool;
     uint32_t workers = 2;                  ///< static: the count; dynamic: the start count

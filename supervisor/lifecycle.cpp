@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "base/log.hpp"
+#include "supervisor/config_reload.hpp"
 #include "supervisor/master.hpp"
 
 namespace drover {
@@ -27,13 +28,10 @@ void Master::reload()
         log_error("SIGHUP: the configuration is invalid, the running generation keeps serving: ", e.what());
         return;
     }
-    bool same_binds = fresh.listeners.size() == config_.listeners.size();
-    for (size_t i = 0; same_binds && i < fresh.listeners.size(); ++i)
-        same_binds = fresh.listeners[i].text == config_.listeners[i].text;
-    if (!same_binds)
-        log_warning("SIGHUP: bind addresses do not change on reload (listening sockets stay open); "
-                    "restart drover to change them");
-    fresh.listeners = config_.listeners;
+    // What the master opened at start (listening sockets, privileges, the
+    // metrics server, ...) stays: those keys keep their running values.
+    log_reload_diff(diff_for_reload(config_, fresh));
+    keep_restart_only(fresh, config_);
     if (fresh.error_log != config_.error_log || fresh.log_level != config_.log_level) {
         try {
             ErrorLog::configure(fresh.error_log, fresh.log_level);

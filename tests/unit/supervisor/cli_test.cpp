@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "supervisor/config_schema.hpp"
 
 namespace drover {
 namespace {
@@ -178,6 +181,33 @@ TEST(CommandLine, UsageNamesEveryOption)
                                "--pythonpath", "--chdir", "--virtualenv", "--preload", "--check", "--version",
                                "-h, --help", "MODULE:CALLABLE"})
         EXPECT_NE(usage.find(option), std::string::npos) << option;
+}
+
+TEST(CommandLine, UsageIsWrittenFromTheSettingsTable)
+{
+    const std::string usage = usage_text();
+    std::istringstream lines(usage);
+    for (std::string line; std::getline(lines, line);)
+        EXPECT_LE(line.size(), 80u) << line;
+    // Every key of the file, with its default, after the flags.
+    const auto keys = usage.find("Keys of the configuration file");
+    ASSERT_NE(keys, std::string::npos);
+    for (const Setting& s : settings()) {
+        if (s.is_key()) {
+            EXPECT_NE(usage.find("\n  " + std::string(s.key) + " ", keys), std::string::npos) << s.key;
+        }
+    }
+    // Help is wrapped: look for phrases with the line breaks taken out.
+    std::string flat;
+    for (char c : usage)
+        if (c != ' ' && c != '\n')
+            flat += c;
+    EXPECT_NE(flat.find("(1to1024;default2)"), std::string::npos) << "workers' bounds and default";
+    EXPECT_NE(flat.find("1Kto1M;default\"64K\")"), std::string::npos) << "max_header_size's bounds and default";
+    // The synopsis leaves out --help itself and puts the positional last.
+    const std::string synopsis = usage.substr(0, usage.find("\n\n"));
+    EXPECT_EQ(synopsis.find("-h"), std::string::npos) << synopsis;
+    EXPECT_TRUE(synopsis.ends_with("[MODULE:CALLABLE]")) << synopsis;
 }
 
 } // namespace

@@ -1,93 +1,24 @@
-// supervisor/config.cpp: the TOML file, its merge with the flags, and the
+// supervisor/config_file.cpp: the TOML file read into a Config, and the
 // exact error messages (file:line:column: key: ...) users rely on.
-#include "supervisor/config.hpp"
+#include "supervisor/config_file.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
+
+#include "supervisor/config.hpp"
+#include "tests/unit/supervisor/config_test_util.hpp"
 
 namespace drover {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A fresh directory under /tmp, removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        char tmpl[] = "/tmp/drover-config-test-XXXXXX";
-        const char* made = ::mkdtemp(tmpl);
-        if (!made)
-            throw std::runtime_error("mkdtemp failed");
-        path_ = made;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-
-    const fs::path& path() const { return path_; }
-    std::string str() const { return path_.string(); }
-
-    std::string write(const std::string& name, const std::string& text) const
-    {
-        fs::path p = path_ / name;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p) << text;
-        return p.string();
-    }
-    std::string mkdir(const std::string& name) const
-    {
-        fs::create_directories(path_ / name);
-        return (path_ / name).string();
-    }
-
-private:
-    fs::path path_;
-};
-
-/// The ConfigError message fn throws, or a marker that it threw none.
-std::string error_of(const std::function<void()>& fn)
-{
-    try {
-        fn();
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "<no ConfigError>";
-}
-
 std::string parse_error(const std::string& text)
 {
     return error_of([&] { parse_config_text(text, "drover.toml"); });
 }
-
-/// Parses and validates: the path `drover --check` takes, minus the disk.
-std::string check_error(const std::string& text)
-{
-    return error_of([&] { validate_config(parse_config_text(text, "drover.toml")); });
-}
-
-std::string address_error(const std::string& text)
-{
-    try {
-        parse_listen_address(text);
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
-
-const std::string kAppRequired =
-    "app: required (set app = \"module:callable\" in the file or pass MODULE:CALLABLE)";
 
 // ---------------------------------------------------------------- good files
 
@@ -323,86 +254,6 @@ TEST(ConfigFile, RecordsWhereEachKeyWasWritten)
     EXPECT_EQ(c.origins.count("timeout"), 0u);
 }
 
-TEST(ConfigLoad, FullFileFromDiskWithDirectories)
-{
-    TempDir dir;
-    dir.mkdir("app");
-    dir.write("venv/pyvenv.cfg", "home = /usr/bin\n");
-    std::string file = dir.write("drover.toml", R"(app = "site.wsgi"
-chdir = "app"
-virtualenv = "venv"
-bind = ["unix:drover.sock", "scgi://127.0.0.1:9000"]
-)");
-    CommandLine cmd;
-    cmd.config_file = file;
-    Config c = load_config(cmd);
-    EXPECT_EQ(c.file, file);
-    EXPECT_EQ(c.app.callable, "site.wsgi:application");
-    EXPECT_EQ(c.app.chdir, dir.str() + "/app");
-    EXPECT_EQ(c.app.virtualenv, dir.str() + "/venv");
-    ASSERT_EQ(c.listeners.size(), 2u);
-    EXPECT_EQ(c.listeners[0].path, dir.str() + "/drover.sock");
-    EXPECT_EQ(c.listeners[1].protocol, Protocol::scgi);
-}
-
-TEST(ConfigLoad, FlagsOverrideTheFile)
-{
-    TempDir dir;
-    std::string file = dir.write("drover.toml", R"(app = "from.file:app"
-bind = ["127.0.0.1:8000", "127.0.0.1:8001"]
-unix_socket_mode = "0600"
-backlog = 64
-workers = 3
-timeout = 10
-max_requests = 5
-pythonpath = ["lib"]
-[metrics]
-address = "127.0.0.1:9100"
-)");
-    CommandLine cmd;
-    cmd.config_file = file;
-    cmd.binds = {"fastcgi://unix:run/app.sock", "[::1]:9000"};
-    cmd.workers = 7;
-    cmd.timeout = 2.5;
-    cmd.max_requests = 100;
-    cmd.pythonpath = {"src", "/abs"};
-    cmd.metrics_address = "";
-    cmd.preload = true;
-    cmd.callable = "from.flag";
-    Config c = load_config(cmd);
-
-    ASSERT_EQ(c.listeners.size(), 2u);
-    EXPECT_EQ(c.listeners[0].protocol, Protocol::fastcgi);
-    EXPECT_EQ(c.listeners[0].path, (fs::current_path() / "run/app.sock").string());
-    EXPECT_EQ(c.listeners[0].mode, 0600u);  // the file's default still applies
-    EXPECT_EQ(c.listeners[0].backlog, 64);
-    EXPECT_EQ(c.listeners[1].host, "::1");
-    EXPECT_EQ(c.workers, 7u);
-    EXPECT_EQ(c.app.max_conns, 7u);
-    EXPECT_DOUBLE_EQ(c.timeout, 2.5);
-    EXPECT_DOUBLE_EQ(c.app.io_timeout, 2.5);
-    EXPECT_EQ(c.max_requests, 100u);
-    EXPECT_EQ(c.app.pythonpath, (std::vector<std::string>{(fs::current_path() / "src").string(), "/abs"}));
-    EXPECT_EQ(c.metrics_address, "");
-    EXPECT_TRUE(c.preload);
-    EXPECT_EQ(c.app.callable, "from.flag:application");
-    EXPECT_EQ(c.origins["workers"].where, "command line: -w");
-    EXPECT_EQ(c.origins.count("bind[1]"), 1u);
-    EXPECT_EQ(c.origins["bind[1]"].where, "command line: -b");
-}
-
-TEST(ConfigLoad, WithoutAFileFlagsAndDefaults)
-{
-    CommandLine cmd;
-    cmd.callable = "app:make";
-    Config c = load_config(cmd);
-    EXPECT_EQ(c.file, "");
-    EXPECT_EQ(c.app.callable, "app:make");
-    ASSERT_EQ(c.listeners.size(), 1u);
-    EXPECT_EQ(c.listeners[0].text, "http://127.0.0.1:8000");
-    EXPECT_EQ(c.workers, 2u);
-}
-
 // ---------------------------------------------------------------- bad files
 
 TEST(ConfigErrors, SyntaxError)
@@ -501,55 +352,6 @@ TEST(ConfigErrors, BadBindAddresses)
     EXPECT_EQ(parse_error("bind = []\n"), "drover.toml:1:8: bind: must list at least one address");
 }
 
-TEST(ConfigErrors, EveryAddressReason)
-{
-    EXPECT_EQ(address_error(""), "empty address");
-    EXPECT_EQ(address_error("ftp://h:21"), "unknown protocol 'ftp' (use http, fastcgi or scgi)");
-    EXPECT_EQ(address_error("unix:///run/x.sock"), "unknown protocol 'unix' (a unix socket is written unix:PATH)");
-    EXPECT_EQ(address_error("127.0.0.1"), "missing port");
-    EXPECT_EQ(address_error("127.0.0.1:"), "missing port");
-    EXPECT_EQ(address_error(":8000"), "missing host");
-    EXPECT_EQ(address_error("localhost:http"), "port 'http' is not a number");
-    EXPECT_EQ(address_error("localhost:65536"), "port out of range (1 to 65535): 65536");
-    EXPECT_EQ(address_error("localhost:99999999999999999999"), "port out of range (1 to 65535): 99999999999999999999");
-    EXPECT_EQ(address_error("[::1:80"), "missing ']' after the IPv6 address");
-    EXPECT_EQ(address_error("[::1]80"), "expected ':PORT' after ']'");
-    EXPECT_EQ(address_error("[::1]"), "missing port");
-    EXPECT_EQ(address_error("[]:80"), "missing host");
-    EXPECT_EQ(address_error("[127.0.0.1]:80"), "invalid IPv6 address '127.0.0.1'");
-    EXPECT_EQ(address_error("::1:80"), "an IPv6 address must be in brackets, like [::1]:8000");
-    EXPECT_EQ(address_error("300.1.1.1:80"), "invalid IPv4 address '300.1.1.1'");
-    EXPECT_EQ(address_error("my host:80"), "invalid host name 'my host'");
-    EXPECT_EQ(address_error("unix:"), "missing socket path after 'unix:'");
-    EXPECT_EQ(address_error("unix:/" + std::string(200, 'x')),
-              "socket path too long (at most 107 bytes): /" + std::string(200, 'x'));
-}
-
-TEST(ListenAddress, GoodForms)
-{
-    ListenSpec a = parse_listen_address("0.0.0.0:80");
-    EXPECT_EQ(a.protocol, Protocol::http);
-    EXPECT_EQ(a.family, ListenSpec::Family::inet);
-    EXPECT_EQ(a.host, "0.0.0.0");
-    EXPECT_EQ(a.port, 80);
-    EXPECT_EQ(a.text, "0.0.0.0:80");
-
-    ListenSpec b = parse_listen_address("SCGI://[::]:4000");
-    EXPECT_EQ(b.protocol, Protocol::scgi);
-    EXPECT_EQ(b.family, ListenSpec::Family::inet6);
-    EXPECT_EQ(b.host, "::");
-    EXPECT_EQ(b.port, 4000);
-
-    ListenSpec c = parse_listen_address("fastcgi://unix:/run/drover/app.sock");
-    EXPECT_EQ(c.protocol, Protocol::fastcgi);
-    EXPECT_TRUE(c.is_unix());
-    EXPECT_EQ(c.path, "/run/drover/app.sock");
-
-    ListenSpec d = parse_listen_address("http://app-1.internal:8080");
-    EXPECT_EQ(d.host, "app-1.internal");
-    EXPECT_EQ(d.port, 8080);
-}
-
 TEST(ConfigErrors, BadModes)
 {
     EXPECT_EQ(parse_error("unix_socket_mode = \"0999\"\n"),
@@ -579,107 +381,6 @@ TEST(ConfigErrors, BadMetricsAddress)
     EXPECT_EQ(parse_error("[metrics]\naddress = \"127.0.0.1\"\n"), "drover.toml:2:11: metrics.address: missing port");
 }
 
-// ---------------------------------------------------------------- cross-field
-
-TEST(ConfigCrossField, DynamicSpareOrder)
-{
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nmax_spare = 2\nmin_spare = 3\n"),
-              "drover.toml:4:13: min_spare: must be at most max_spare (2)");
-    // The same conflict written the other way round blames the other key.
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nmin_spare = 3\nmax_spare = 2\n"),
-              "drover.toml:4:13: max_spare: must be at least min_spare (3)");
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nmin_spare = 0\n"),
-              "drover.toml:3:13: min_spare: must be at least 1 with pm = \"dynamic\"");
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nmax_workers = 4\nmax_spare = 5\n"),
-              "drover.toml:4:13: max_spare: must be at most max_workers (4)");
-}
-
-TEST(ConfigCrossField, DynamicWorkersBetweenSpareAndMax)
-{
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nworkers = 10\nmax_workers = 5\nmax_spare = 4\n"),
-              "drover.toml:4:15: max_workers: must be at least workers (10)");
-    // max_workers keeps its default: the key in the file is blamed.
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nworkers = 20\n"),
-              "drover.toml:3:11: workers: must be at most max_workers (8)");
-    EXPECT_EQ(check_error("app = \"a:b\"\npm = \"dynamic\"\nmin_spare = 3\nworkers = 2\n"),
-              "drover.toml:4:11: workers: must be at least min_spare (3)");
-    // Static pools do not look at the spare settings.
-    EXPECT_EQ(check_error("app = \"a:b\"\nworkers = 20\nmin_spare = 9\n"), "<no ConfigError>");
-}
-
-TEST(ConfigCrossField, NoPositionFallsBackToFileAndKey)
-{
-    Config c = parse_config_text("app = \"a:b\"\n", "drover.toml");
-    c.pm = ProcessManager::dynamic_pool;
-    c.min_spare = 5;
-    EXPECT_EQ(error_of([&] { validate_config(c); }), "drover.toml: min_spare: must be at most max_spare (3)");
-    c.file.clear();
-    EXPECT_EQ(error_of([&] { validate_config(c); }), "command line: min_spare: must be at most max_spare (3)");
-}
-
-TEST(ConfigCrossField, OndemandNeedsMaxWorkers)
-{
-    Config c = parse_config_text("app = \"a:b\"\npm = \"ondemand\"\nmax_workers = 3\n", "drover.toml");
-    EXPECT_NO_THROW(validate_config(c));
-    EXPECT_EQ(c.app.max_conns, 3u);
-    c.max_workers = 0;
-    EXPECT_EQ(error_of([&] { validate_config(c); }),
-              "drover.toml:3:15: max_workers: must be at least 1 with pm = \"ondemand\"");
-}
-
-TEST(ConfigCrossField, JitterAndTimeouts)
-{
-    EXPECT_EQ(check_error("app = \"a:b\"\nmax_requests = 10\nmax_requests_jitter = 20\n"),
-              "drover.toml:3:23: max_requests_jitter: must be at most max_requests (10)");
-    EXPECT_EQ(check_error("app = \"a:b\"\nmax_requests_jitter = 20\n"), "<no ConfigError>");
-    EXPECT_EQ(check_error("app = \"a:b\"\ntimeout = 10\nslow_request_timeout = \"10s\"\n"),
-              "drover.toml:3:24: slow_request_timeout: must be less than timeout (10s)");
-    EXPECT_EQ(check_error("app = \"a:b\"\nslow_request_timeout = \"10s\"\ntimeout = 5\n"),
-              "drover.toml:3:11: timeout: must be greater than slow_request_timeout (10s)");
-    EXPECT_EQ(check_error("app = \"a:b\"\nslow_request_timeout = 45\n"),
-              "drover.toml:2:24: slow_request_timeout: must be less than timeout (30s)");
-}
-
-TEST(ConfigCrossField, DuplicateListeners)
-{
-    EXPECT_EQ(check_error("app = \"a:b\"\nbind = [\"127.0.0.1:8000\", \"fastcgi://127.0.0.1:8000\"]\n"),
-              "drover.toml:2:27: bind[1]: duplicate address (same as \"127.0.0.1:8000\")");
-    EXPECT_EQ(check_error("app = \"a:b\"\nbind = [\"[::1]:80\", { address = \"[0:0::1]:80\" }]\n"),
-              "drover.toml:2:21: bind[1]: duplicate address (same as \"[::1]:80\")");
-    EXPECT_EQ(check_error("app = \"a:b\"\nbind = [\"unix:/run/a.sock\", \"scgi://unix:/run/../run/a.sock\"]\n"),
-              "drover.toml:2:29: bind[1]: duplicate address (same as \"unix:/run/a.sock\")");
-    EXPECT_EQ(check_error("app = \"a:b\"\nbind = [\"127.0.0.1:80\", \"127.0.0.1:81\", \"[::1]:80\"]\n"), "<no ConfigError>");
-}
-
-TEST(ConfigCrossField, AtMost64Listeners)
-{
-    std::string binds;
-    for (int i = 0; i < 65; ++i)
-        binds += (i ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(10000 + i) + "\"";
-    EXPECT_EQ(check_error("app = \"a:b\"\nbind = [" + binds + "]\n"), "drover.toml:2:8: bind: at most 64 listeners, got 65");
-}
-
-TEST(ConfigCrossField, MissingApp)
-{
-    EXPECT_EQ(check_error("workers = 2\n"), "drover.toml: " + kAppRequired);
-    EXPECT_EQ(error_of([] { load_config(CommandLine{}); }), "command line: " + kAppRequired);
-}
-
-TEST(ConfigCrossField, FlagConflictsNameTheFlag)
-{
-    TempDir dir;
-    std::string file = dir.write("drover.toml", "app = \"a:b\"\npm = \"dynamic\"\nmax_workers = 8\n");
-    CommandLine cmd;
-    cmd.config_file = file;
-    cmd.workers = 20;
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), "command line: -w: must be at most max_workers (8)");
-
-    CommandLine dup;
-    dup.callable = "a:b";
-    dup.binds = {"127.0.0.1:9000", "scgi://127.0.0.1:9000"};
-    EXPECT_EQ(error_of([&] { load_config(dup); }), "command line: -b: duplicate address (same as \"127.0.0.1:9000\")");
-}
-
 // ---------------------------------------------------------------- the disk
 
 TEST(ConfigLoad, UnreadableFile)
@@ -701,85 +402,6 @@ TEST(ConfigLoad, SyntaxErrorNamesTheFileAsGiven)
     std::string err = error_of([&] { load_config(cmd); });
     EXPECT_EQ(err.rfind(file + ":1:", 0), 0u) << err;
     EXPECT_NE(err.find(": syntax error: "), std::string::npos) << err;
-}
-
-TEST(ConfigLoad, VirtualenvWithoutPyvenvCfg)
-{
-    TempDir dir;
-    dir.mkdir("venv");
-    std::string file = dir.write("drover.toml", "app = \"a:b\"\nvirtualenv = \"venv\"\n");
-    CommandLine cmd;
-    cmd.config_file = file;
-    EXPECT_EQ(error_of([&] { load_config(cmd); }),
-              file + ":2:14: virtualenv: not a virtualenv (no pyvenv.cfg in " + dir.str() + "/venv)");
-
-    dir.write("venv/pyvenv.cfg", "");
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), "<no ConfigError>");
-
-    // From the command line, relative to the current directory.
-    cmd.virtualenv = dir.str() + "/nowhere";
-    EXPECT_EQ(error_of([&] { load_config(cmd); }),
-              "command line: --virtualenv: directory does not exist: " + dir.str() + "/nowhere");
-}
-
-TEST(ConfigLoad, ChdirMustBeADirectory)
-{
-    TempDir dir;
-    dir.write("plain", "");
-    std::string file = dir.write("drover.toml", "app = \"a:b\"\nchdir = \"nope\"\n");
-    CommandLine cmd;
-    cmd.config_file = file;
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), file + ":2:9: chdir: directory does not exist: " + dir.str() + "/nope");
-    cmd.chdir = dir.str() + "/plain";
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), "command line: --chdir: not a directory: " + dir.str() + "/plain");
-    // The flag replaces the file's setting, so its directory is the one checked.
-    cmd.chdir = dir.str();
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), "<no ConfigError>");
-}
-
-TEST(ConfigLoad, BadFlagValuesFoundWhenMerging)
-{
-    CommandLine cmd;
-    cmd.callable = "a:b";
-    cmd.binds = {"ftp://x:1"};
-    EXPECT_EQ(error_of([&] { load_config(cmd); }), "command line: -b: unknown protocol 'ftp' (use http, fastcgi or scgi)");
-    cmd.binds.clear();
-    cmd.callable = "not valid";
-    EXPECT_EQ(error_of([&] { load_config(cmd); }),
-              "command line: MODULE:CALLABLE: must be MODULE:CALLABLE with dotted Python names, like \"myapp.wsgi:application\", got \"not valid\"");
-}
-
-// ---------------------------------------------------------------- value parsers
-
-TEST(ValueParsers, Durations)
-{
-    EXPECT_DOUBLE_EQ(parse_duration("250ms"), 0.25);
-    EXPECT_DOUBLE_EQ(parse_duration("7"), 7.0);
-    EXPECT_DOUBLE_EQ(parse_duration("2h"), 7200.0);
-    EXPECT_THROW(parse_duration(""), std::invalid_argument);
-    EXPECT_THROW(parse_duration("s"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("5d"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("1e3"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("inf"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("1.2.3s"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("-1s"), std::invalid_argument);
-    EXPECT_THROW(parse_duration("9999999h"), std::invalid_argument);
-}
-
-TEST(ValueParsers, AppCallable)
-{
-    EXPECT_EQ(parse_app_callable("pkg.mod:obj.app"), "pkg.mod:obj.app");
-    EXPECT_EQ(parse_app_callable("_private"), "_private:application");
-    for (const char* bad : {"", ":app", "mod:", "1mod:app", "mod:app()", "a..b:c", "mod.:app", "a:b:c", "my mod"})
-        EXPECT_THROW(parse_app_callable(bad), std::invalid_argument) << bad;
-}
-
-TEST(ValueParsers, MetricsAddress)
-{
-    EXPECT_EQ(parse_metrics_address("[::]:9100").family, ListenSpec::Family::inet6);
-    EXPECT_EQ(parse_metrics_address("0.0.0.0:9100").port, 9100);
-    EXPECT_THROW(parse_metrics_address("http://127.0.0.1:9100"), std::invalid_argument);
-    EXPECT_THROW(parse_metrics_address("127.0.0.1:0"), std::invalid_argument);
 }
 
 } // namespace

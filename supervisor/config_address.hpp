@@ -1,0 +1,26 @@
+// The address grammar: listen addresses (`bind`, -b), the metrics address and
+// the IP addresses of `allowed_clients`. parse_listen_address() and
+// parse_metrics_address() are declared in config.hpp; these are the pieces
+// the file reader and the cross-checks share.
+#pragma once
+
+#include <string>
+
+#include "supervisor/config.hpp"
+
+namespace drover {
+
+/// Throws std::invalid_argument when a unix socket path does not fit in
+/// sockaddr_un (checked again after a relative path is made absolute).
+void check_socket_path_length(const std::string& path);
+
+/// Canonical text of an IPv4 or IPv6 address, so that "::1" and "0::1"
+/// compare equal wherever the list is matched against a peer. Throws
+/// std::invalid_argument for anything else (no names, no CIDR).
+std::string canonical_ip(const std::string& text);
+
+/// What two listeners conflict on: the same port on the same host, or the
+/// same socket file; whatever protocol each speaks.
+std::string address_identity(const ListenSpec& spec);
+
+} // namespace drover
