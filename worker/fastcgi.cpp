@@ -20,6 +20,7 @@
 #include <limits>
 #include <optional>
 
+#include "worker/cgi_params.hpp"
 #include "worker/cgi_response.hpp"
 #include "worker/codec.hpp"
 
@@ -462,6 +463,10 @@ bool FastcgiCodec::end_params(RequestSink& sink)
         return fail(0, "FCGI_PARAMS stream ends inside a name-value pair (request id " + std::to_string(current_id_) +
                            ")");
     params_ = std::string();
+    if (request.params.size() > limits_.max_header_count)
+        return fail(431, "more than " + std::to_string(limits_.max_header_count) + " FastCGI params");
+    if (std::string error = merge_repeated_params(request.params); !error.empty())
+        return fail(400, error);
 
     // nginx sends CONTENT_LENGTH "" when the request has no length (a GET, or a
     // chunked body without request buffering): the body then ends at the

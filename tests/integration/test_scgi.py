@@ -145,8 +145,8 @@ BAD = {
     "length not digits": (b"1x:", r"SCGI netstring length has a non-digit byte 'x'"),
     "no comma": (b"4:A\0b\0;", r"SCGI netstring of 4 bytes is not followed by ','"),
     "header without value": (b"3:A\0b,", r"SCGI header 'A' has no NUL-terminated value"),
-    "duplicate header": (netstring_request([("CONTENT_LENGTH", "0"), ("SCGI", "1"), ("SCGI", "1")]),
-                         r"duplicate SCGI header 'SCGI'"),
+    "two content lengths": (netstring_request([("CONTENT_LENGTH", "0"), ("SCGI", "1"), ("CONTENT_LENGTH", "5")]),
+                            r"CONTENT_LENGTH given twice with different values"),
 }
 
 
@@ -190,3 +190,30 @@ def test_allowed_clients_closes_other_addresses_unserved(scgi):
     d.wait_log(r"connection from 127\.0\.0\.1 refused: not in allowed_clients")
     status, _, _ = split_cgi_response(exchange(address, scgi_request("/pid"), source="127.0.0.2"))
     assert status == 200
+
+
+def test_nginx_with_a_copied_content_length_param(tmp_path):
+    """Issue 9, defect 9: `scgi_param CONTENT_LENGTH $content_length;` (a line
+    copied from FastCGI params) makes nginx send CONTENT_LENGTH twice; every
+    request used to get 502."""
+    import requests
+    from frontends import Nginx, render_nginx_site
+    from conftest import Drover
+    port = free_port()
+    conf = drover_config(tmp_path / "drover.toml", '"scgi://127.0.0.1:%d"' % port, workers=1)
+    d = Drover(["-c", str(conf)], tmp_path)
+    nginx = None
+    try:
+        d.wait_ready(1)
+        web = free_port()
+        site = render_nginx_site("scgi", web, "127.0.0.1:%d" % port, tmp_path, https_location=None)
+        site = site.replace("include scgi_params;", "include scgi_params;\n        scgi_param CONTENT_LENGTH $content_length;")
+        nginx = Nginx(tmp_path / "nginx", web, site)
+        r = requests.post("http://127.0.0.1:%d/app/echo" % web, data=b"x" * 1000, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.headers["X-Body-Length"] == "1000"
+        assert requests.get("http://127.0.0.1:%d/app/pid" % web, timeout=10).status_code == 200
+    finally:
+        if nginx:
+            nginx.stop()
+        d.stop()

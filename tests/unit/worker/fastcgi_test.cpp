@@ -460,6 +460,52 @@ TEST(FastcgiCodec, ParamsOverTheLimitAre431)
     EXPECT_EQ(ok_sink.requests.size(), 1u);
 }
 
+// Issue 9, defect 9, as for SCGI: equal repeats are one value, different ones
+// are two framings of one body.
+TEST(FastcgiCodec, ARepeatedContentLengthMustAgree)
+{
+    RecordingSink sink;
+    auto c = codec();
+    feed_all(*c, sink, begin(1) + params(1, nv("CONTENT_LENGTH", "3") + nv("REQUEST_METHOD", "POST") +
+                                             nv("CONTENT_LENGTH", "3")) + stdin_records(1, "abc"));
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].content_length, 3);
+    EXPECT_EQ(sink.requests[0].params.size(), 2u);
+
+    RecordingSink bad_sink;
+    auto bad = codec();
+    const auto r = feed_all(*bad, bad_sink, begin(1) + params(1, nv("CONTENT_LENGTH", "3") + nv("CONTENT_LENGTH", "30")));
+    EXPECT_EQ(r.status, ParseStatus::error);
+    EXPECT_EQ(r.error_status, 400);
+    EXPECT_NE(r.error.find("CONTENT_LENGTH given twice with different values"), std::string::npos) << r.error;
+    EXPECT_TRUE(bad_sink.requests.empty());
+}
+
+TEST(FastcgiCodec, ARepeatedParamKeepsItsLastValue)
+{
+    RecordingSink sink;
+    auto c = codec();
+    feed_all(*c, sink, begin(1) + params(1, nv("HTTPS", "") + nv("X", "1") + nv("HTTPS", "on")));
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].param("HTTPS"), "on");
+    EXPECT_EQ(sink.requests[0].params.size(), 2u);
+}
+
+TEST(FastcgiCodec, ParamsOverTheCountAre431)
+{
+    CodecLimits limits;
+    limits.max_header_count = 100;
+    std::string stream;
+    for (int i = 0; i < 101; ++i)
+        stream += nv("P" + std::to_string(i), "v");
+    RecordingSink sink;
+    auto c = codec(limits);
+    const auto r = feed_all(*c, sink, begin(1) + params(1, stream));
+    EXPECT_EQ(r.status, ParseStatus::error);
+    EXPECT_EQ(r.error_status, 431);
+    EXPECT_TRUE(sink.requests.empty());
+}
+
 TEST(FastcgiCodec, ContentLengthOverTheLimitIs413)
 {
     CodecLimits limits;

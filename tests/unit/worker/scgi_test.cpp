@@ -156,11 +156,62 @@ TEST(ScgiCodec, ScgiHeaderMissingOrNotOne)
     EXPECT_NE(two.error.find("expected '1'"), std::string::npos) << two.error;
 }
 
-TEST(ScgiCodec, DuplicateHeader)
+// A header given twice: the later one wins, as nginx's `scgi_param` after
+// `include scgi_params` means it to (the app and the codec see one value).
+TEST(ScgiCodec, ARepeatedHeaderKeepsItsLastValue)
 {
-    const auto r = refused(request("CONTENT_LENGTH\0" "0\0" "SCGI\0" "1\0" "X\0" "a\0" "X\0" "b\0"s));
-    EXPECT_EQ(r.error_status, 0);
-    EXPECT_NE(r.error.find("duplicate SCGI header 'X'"), std::string::npos) << r.error;
+    RecordingSink sink;
+    auto c = codec();
+    feed_all(*c, sink, request("CONTENT_LENGTH\0" "0\0" "SCGI\0" "1\0" "X\0" "a\0" "Y\0" "y\0" "X\0" "b\0"s));
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].param("X"), "b");
+    EXPECT_EQ(sink.requests[0].params.size(), 4u);
+}
+
+// Issue 9, defect 9: nginx's SCGI module always sends CONTENT_LENGTH first,
+// and `scgi_param CONTENT_LENGTH $content_length;` (copied from FastCGI
+// params) sends it again: every request used to be refused (502).
+TEST(ScgiCodec, ARepeatedContentLengthWithTheSameValueIsAccepted)
+{
+    RecordingSink sink;
+    auto c = codec();
+    const auto r = feed_all(*c, sink,
+                            request("CONTENT_LENGTH\0" "3\0" "SCGI\0" "1\0" "CONTENT_LENGTH\0" "3\0"s, "abc"));
+    EXPECT_EQ(r.status, ParseStatus::paused);
+    ASSERT_EQ(sink.requests.size(), 1u);
+    EXPECT_EQ(sink.requests[0].content_length, 3);
+    EXPECT_EQ(sink.requests[0].param("CONTENT_LENGTH"), "3");
+    EXPECT_EQ(sink.requests[0].params.size(), 2u);
+
+    // A GET: nginx's own "0" first, then the copied param's empty value.
+    RecordingSink get_sink;
+    auto get = codec();
+    feed_all(*get, get_sink, request("CONTENT_LENGTH\0" "0\0" "SCGI\0" "1\0" "CONTENT_LENGTH\0" "\0"s));
+    ASSERT_EQ(get_sink.requests.size(), 1u);
+    EXPECT_EQ(get_sink.requests[0].param("CONTENT_LENGTH"), "0");
+}
+
+TEST(ScgiCodec, ARepeatedContentLengthWithAnotherValueIsRefused)
+{
+    // Two framings of one body: smuggling, whichever the codec believed.
+    for (const auto& second : {"4"s, "03"s, "3 "s}) {
+        const auto r = refused(request("CONTENT_LENGTH\0" "3\0" "SCGI\0" "1\0" "CONTENT_LENGTH\0"s + second + "\0"s, "abc"));
+        EXPECT_NE(r.error.find("CONTENT_LENGTH given twice with different values"), std::string::npos) << r.error;
+    }
+}
+
+TEST(ScgiCodec, HeadersOverTheCountAre431)
+{
+    CodecLimits limits;
+    limits.max_header_count = 3;
+    std::string three = "CONTENT_LENGTH\0" "0\0" "SCGI\0" "1\0" "A\0" "a\0"s;
+    RecordingSink sink;
+    auto ok = codec(limits);
+    feed_all(*ok, sink, request(three));
+    EXPECT_EQ(sink.requests.size(), 1u);
+    const auto r = refused(request(three + "B\0" "b\0"s), limits);
+    EXPECT_EQ(r.error_status, 431);
+    EXPECT_NE(r.error.find("more than 3"), std::string::npos) << r.error;
 }
 
 TEST(ScgiCodec, MalformedHeaderBlock)
