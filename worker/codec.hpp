@@ -106,6 +106,10 @@ public:
     virtual void refuse_keep_alive() {}
     /// True while the body can go out raw with sendfile(2) (identity framing).
     virtual bool raw_body() const { return false; }
+    /// Can a request head that timed out be answered (408)? Only where the
+    /// codec can frame an answer without a complete head: HTTP. A web
+    /// server's FastCGI or SCGI head arrives whole or not at all.
+    virtual bool answers_head_timeout() const { return protocol() == Protocol::http; }
     /// A complete answer for a request that failed before the app ran
     /// (400, 413, 431, 500...). Ends the response; the connection closes after.
     virtual void write_error(int status, Output& out) = 0;

@@ -19,6 +19,17 @@ namespace drover {
 namespace {
 
 constexpr size_t kReadSize = 64 * 1024;
+/// A connection keeps at most this much buffer capacity between requests;
+/// a large request's buffers are released when it ends.
+constexpr size_t kKeptCapacity = 16 * 1024;
+
+uint64_t seconds_ns(double s) { return static_cast<uint64_t>(s * 1e9); }
+
+void release_if_large(std::string& buffer)
+{
+    if (buffer.capacity() > kKeptCapacity)
+        std::string().swap(buffer);
+}
 /// The longest a lingering close goes on, whatever the client keeps sending.
 constexpr uint64_t kLingerNs = 5'000'000'000ULL;
 
@@ -40,7 +51,8 @@ void append_escaped(std::string& out, std::string_view s)
 } // namespace
 
 Connection::Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer, const AppSettings& app)
-    : fd_(std::move(fd)), codec_(std::move(codec)), peer_(std::move(peer)), app_(app)
+    : fd_(std::move(fd)), codec_(std::move(codec)), peer_(std::move(peer)), app_(app),
+      head_deadline_ns_(monotonic_ns() + seconds_ns(app.header_timeout))
 {
 }
 
@@ -48,16 +60,39 @@ Connection::Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer,
 
 ssize_t Connection::receive(int flags)
 {
+    // Into the stack first: the connection's buffer grows by what arrived,
+    // never by a whole read size (a slow or silent client pins nothing, and
+    // nothing is zero-filled per read).
+    char chunk[kReadSize];
     for (;;) {
-        size_t old = in_.size();
-        in_.resize(old + kReadSize);
-        ssize_t n = ::recv(fd_.get(), in_.data() + old, kReadSize, flags);
-        in_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+        ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, flags);
+        if (n > 0)
+            in_.append(chunk, static_cast<size_t>(n));
         if (n == 0)
             peer_closed_ = true;
         if (n >= 0 || errno != EINTR)
             return n;
     }
+}
+
+double Connection::seconds_to_wait() const
+{
+    if (idle())
+        return app_.keepalive;
+    uint64_t now = monotonic_ns();
+    return now >= head_deadline_ns_ ? 0.0 : static_cast<double>(head_deadline_ns_ - now) / 1e9;
+}
+
+void Connection::time_out_head()
+{
+    log_info(protocol_name(codec_->protocol()), " request head from ", peer_.remote_addr.empty() ? "-" : peer_.remote_addr,
+             " not complete within header_timeout (", app_.header_timeout, " s)");
+    if (mid_request_ && !head_sent_ && codec_->answers_head_timeout()) {
+        Output out;
+        codec_->write_error(408, out);
+        flush(out);
+    }
+    unread_input_ = mid_request_;
 }
 
 Connection::Next Connection::on_readable()
@@ -92,8 +127,12 @@ Connection::Next Connection::parse()
             }
             return Next::close;
         }
-        if (!pending_ && r.consumed > 0)
+        if (!pending_ && r.consumed > 0 && !mid_request_) {
             mid_request_ = true;
+            // A kept connection's next request: its head's clock starts now.
+            if (served_ > 0)
+                head_deadline_ns_ = monotonic_ns() + seconds_ns(app_.header_timeout);
+        }
     }
     if (parsed_ == in_.size()) {
         in_.clear();
@@ -470,6 +509,12 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     body_.clear();
     body_pos_ = 0;
     headers_.clear();
+    release_if_large(body_);
+    if (parsed_ == in_.size()) {
+        in_.clear();
+        parsed_ = 0;
+        release_if_large(in_);
+    }
     if (!keep)
         return Next::close;
     codec_->resume();

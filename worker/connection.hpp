@@ -44,6 +44,13 @@ public:
         return served_ > 0 && !lingering_ && !pending_ && parsed_ == in_.size() && !mid_request_;
     }
 
+    /// How long the loop waits for this connection's next bytes: keepalive
+    /// when idle, else what is left of the request head's header_timeout.
+    double seconds_to_wait() const;
+    /// The head did not arrive in time: answers 408 where the codec can and
+    /// bytes of it came (a silent client is closed without a word).
+    void time_out_head();
+
     /// A new connection that has sent nothing yet: it may go to another
     /// worker (through the master), but its client was promised an answer.
     bool fresh() const { return served_ == 0 && !lingering_ && !pending_ && in_.empty() && !mid_request_; }
@@ -112,6 +119,10 @@ private:
 
     std::string in_;      // received bytes; [parsed_, size) not yet given to the codec
     size_t parsed_ = 0;
+    // The request head must be complete by then, however it trickles in:
+    // set at the connection's start and when the next request's first bytes
+    // arrive on a kept one.
+    uint64_t head_deadline_ns_ = 0;
     bool peer_closed_ = false;
     bool mid_request_ = false;   // the codec has seen part of a request head
     bool broken_ = false;        // parse error or I/O error: close after this request

@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "ipc/fd_passing.hpp"
+#include "base/clock.hpp"
 #include "base/event.hpp"
 #include "base/log.hpp"
 #include "worker/connection.hpp"
@@ -58,6 +59,11 @@ class Worker;
 
 /// How long a lingering close reads and drops what a client still sends.
 constexpr time_t kLingerSeconds = 2;
+/// Out of descriptors (EMFILE, ENFILE) or memory: accepting pauses this long
+/// instead of failing again at once in a tight loop (nginx does the same).
+constexpr suseconds_t kAcceptPauseUs = 500000;
+/// At most one log line this often about accept() failing.
+constexpr double kAcceptLogEvery = 60.0;
 
 struct ListenerState {
     Worker* worker = nullptr;
@@ -112,6 +118,15 @@ private:
     uint32_t idle_peers() const;
     void drive(ConnectionState& state, Connection::Next next);
     void close_connection(int fd);
+    /// Forgets a connection (its fd closes unless it was passed on), then
+    /// lets accepting resume and a stopping worker leave.
+    void drop_connection(int fd);
+    /// Watches the listeners and the dispatch queue exactly when this worker
+    /// may take connections: not retiring, not paused, under max_connections.
+    void update_accepting();
+    /// accept() failed for want of descriptors or memory.
+    void pause_accepting(int err);
+    static void on_accept_resume(evutil_socket_t, short, void* arg);
     enum class Stopping { no, retire, drain };
     void begin_stop(Stopping how);
     /// Checks, from the loop and never from inside a connection's call
@@ -129,7 +144,12 @@ private:
     std::vector<EventPtr> signal_events_;
     EventPtr dispatch_event_;
     EventPtr exit_check_event_;
+    EventPtr accept_resume_event_;
     Stopping stopping_ = Stopping::no;
+    bool accepting_ = true;       ///< listener and dispatch events are added
+    bool accept_paused_ = false;  ///< by pause_accepting(), until its timer
+    double accept_logged_at_ = -kAcceptLogEvery;
+    uint64_t accept_failures_unlogged_ = 0;
 };
 
 int Worker::run()
@@ -149,6 +169,7 @@ int Worker::run()
     }
 
     exit_check_event_.reset(event_new(base_.get(), -1, 0, on_exit_check, this));
+    accept_resume_event_.reset(event_new(base_.get(), -1, 0, on_accept_resume, this));
     for (int sig : {kSignalRetire, kSignalDrain, SIGQUIT, SIGUSR1}) {
         EventPtr ev(evsignal_new(base_.get(), sig, on_signal_event, this));
         event_add(ev.get(), nullptr);
@@ -201,7 +222,9 @@ Worker::Accepted Worker::accept_one(ListenerState& listener)
     if (fd < 0) {
         if (errno == ECONNABORTED || errno == EINTR)
             return Accepted::refused;  // gone before it was taken: the queue may hold more
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            pause_accepting(errno);
+        else if (errno != EAGAIN && errno != EWOULDBLOCK)
             log_warning("accept() failed: ", std::strerror(errno));
         return Accepted::none;
     }
@@ -245,6 +268,7 @@ void Worker::add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info)
     ConnectionState& ref = *state;
     connections_[raw] = std::move(state);
     event_add(ref.read_event.get(), nullptr);
+    update_accepting();
     // Most clients send the request with the connect: try it now, saving a
     // round through the loop.
     drive(ref, ref.connection->on_readable());
@@ -319,6 +343,7 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
     }
     for (int fd : parked)
         connections_.erase(fd);  // the master holds its own copy now
+    update_accepting();
 }
 
 ssize_t Worker::request_waiting(int fd) const
@@ -341,8 +366,7 @@ void Worker::hand_over(ConnectionState& state)
     ssize_t waiting = request_waiting(fd);
     if (waiting != 0)  // 0: the client closed it
         pass_on(fd, state.listener, waiting > 0);  // if that fails, the close below ends it
-    connections_.erase(fd);  // the master or another worker holds its own copy
-    schedule_exit_check();
+    drop_connection(fd);  // the master or another worker holds its own copy
 }
 
 void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
@@ -350,13 +374,15 @@ void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
     auto* state = static_cast<ConnectionState*>(arg);
     Worker* self = state->worker;
     if (state->connection->lingering()) {
-        if ((what & EV_TIMEOUT) || !state->connection->discard_input()) {
-            self->connections_.erase(state->connection->fd());
-            self->schedule_exit_check();
-        }
+        if ((what & EV_TIMEOUT) || !state->connection->discard_input())
+            self->drop_connection(state->connection->fd());
         return;
     }
     if (what & EV_TIMEOUT) {
+        // Idle past keepalive, or its request head past header_timeout
+        // (answered with 408 where the protocol can say it).
+        if (!state->connection->idle())
+            state->connection->time_out_head();
         self->close_connection(state->connection->fd());
         return;
     }
@@ -388,9 +414,10 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
         hand_over(state);
         return;
     }
-    // Waiting: an idle kept connection gets the keepalive timer, a request in
-    // progress the I/O timeout.
-    double secs = c.idle() ? spec_.app.keepalive : spec_.app.io_timeout;
+    // Waiting: an idle kept connection gets the keepalive timer; a request
+    // head on its way what is left of its header_timeout, however slowly its
+    // bytes come.
+    double secs = c.seconds_to_wait();
 
     struct timeval tv;
     tv.tv_sec = static_cast<time_t>(secs);
@@ -407,8 +434,62 @@ void Worker::close_connection(int fd)
         event_add(it->second->read_event.get(), &tv);
         return;
     }
+    drop_connection(fd);
+}
+
+void Worker::drop_connection(int fd)
+{
     connections_.erase(fd);
+    update_accepting();
     schedule_exit_check();
+}
+
+void Worker::update_accepting()
+{
+    bool wanted = stopping_ != Stopping::retire && !accept_paused_ &&
+                  connections_.size() < spec_.app.max_connections;
+    // Only on a change: each add or delete is an epoll_ctl().
+    if (wanted == accepting_)
+        return;
+    accepting_ = wanted;
+    for (auto& l : listeners_) {
+        if (wanted)
+            event_add(l->event.get(), nullptr);
+        else
+            event_del(l->event.get());
+    }
+    if (dispatch_event_) {
+        if (wanted)
+            event_add(dispatch_event_.get(), nullptr);
+        else
+            event_del(dispatch_event_.get());
+    }
+}
+
+void Worker::pause_accepting(int err)
+{
+    double now = monotonic_seconds();
+    if (now - accept_logged_at_ >= kAcceptLogEvery) {
+        log_error("accept() failed: ", std::strerror(err), "; not accepting for ", kAcceptPauseUs / 1000,
+                  " ms at a time (", accept_failures_unlogged_, " more failures since the last line; ",
+                  connections_.size(), " connections held)");
+        accept_logged_at_ = now;
+        accept_failures_unlogged_ = 0;
+    } else {
+        ++accept_failures_unlogged_;
+    }
+    accept_paused_ = true;
+    update_accepting();
+    struct timeval tv = {0, kAcceptPauseUs};
+    event_add(accept_resume_event_.get(), &tv);
+}
+
+void Worker::on_accept_resume(evutil_socket_t, short, void* arg)
+{
+    auto* self = static_cast<Worker*>(arg);
+    self->accept_paused_ = false;
+    self->update_accepting();
+    self->schedule_exit_check();
 }
 
 void Worker::on_signal_event(evutil_socket_t sig, short, void* arg)
@@ -432,29 +513,19 @@ void Worker::begin_stop(Stopping how)
     // pool stops during a reload) drains; never the other way round.
     if (stopping_ == how || stopping_ == Stopping::drain)
         return;
-    bool was_stopping = stopping_ != Stopping::no;
     stopping_ = how;
     slot_.set_state(WorkerState::stopping);
     if (how == Stopping::retire) {
         log_info("retiring: finishing what this worker holds; a successor serves the rest");
-        // Nothing new: the successor takes the listen queues and the
-        // master's passes.
-        for (auto& l : listeners_)
-            event_del(l->event.get());
-        if (dispatch_event_)
-            event_del(dispatch_event_.get());
+        // Nothing new (update_accepting, below): the successor takes the
+        // listen queues and the master's passes.
         // New connections that have sent nothing yet go to the master like
         // idle kept ones; it passes each on once it speaks.
         park_idle_connections(-1, true);
     } else {
         log_info("stopping: finishing in-flight requests and queued connections");
-        // The listeners stay watched: nobody else will serve their queues.
-        if (was_stopping) {
-            for (auto& l : listeners_)
-                event_add(l->event.get(), nullptr);
-            if (dispatch_event_)
-                event_add(dispatch_event_.get(), nullptr);
-        }
+        // The listeners stay watched (update_accepting, below): nobody else
+        // will serve their queues.
         // Idle kept connections go to the master, which passes them to a
         // worker that stays or closes them; new ones stay: this worker
         // answers them.
@@ -469,6 +540,7 @@ void Worker::begin_stop(Stopping how)
             quiet.push_back(fd);
     for (int fd : quiet)
         connections_.erase(fd);
+    update_accepting();
     schedule_exit_check();
 }
 
@@ -485,6 +557,8 @@ void Worker::exit_check()
     if (stopping_ == Stopping::no || !connections_.empty())
         return;
     if (stopping_ == Stopping::drain) {
+        if (accept_paused_)
+            return;  // out of descriptors: the resume timer checks again
         // Whatever is still queued on the listeners was promised an answer,
         // and so were the new connections the master passes on at a stop.
         // One connection per turn of the loop: the one taken is served, and

@@ -3,6 +3,7 @@ fix it names. Processes are stopped by pid; loads are bounded in count and
 time; waits are on conditions."""
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -261,3 +262,85 @@ def test_a_worker_that_crashes_right_after_it_is_ready_is_backed_off(sup):
     assert delays[:3] == sorted(delays[:3]) and delays[0] < delays[2], delays
     assert d.proc.poll() is None
     assert len(re.findall(r"info: master: spawned worker", d.log())) <= 5, d.log()[-3000:]
+
+
+# ---------------------------------------------------------------- defect 6
+
+def worker_cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_trickling_request_head_gets_408_at_the_header_timeout(sup):
+    """The head's read timeout used to restart with every byte: one byte
+    every 0.3 s held a connection (and its buffer) for ever."""
+    d = sup(workers=1, ready=1, header_timeout=1, timeout=30)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    started = time.monotonic()
+    answered_at = None
+    try:
+        for byte in b"GET /pid HTTP/1.1\r\nHost: trickle\r\nX-Slow: " + b"a" * 100:
+            if select.select([s], [], [], 0.3)[0]:
+                answered_at = time.monotonic()
+                break
+            s.sendall(bytes([byte]))
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    answer = read_all(s, timeout=5)
+    s.close()
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert answered_at is not None and answered_at - started < 3, "the head was allowed to trickle past its deadline"
+    # The worker still serves.
+    assert requests.get(url(d.port, "/pid"), timeout=5).status_code == 200
+
+
+def test_a_silent_connection_is_closed_at_the_header_timeout(sup):
+    d = sup(workers=1, ready=1, header_timeout=1)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    started = time.monotonic()
+    assert read_all(s, timeout=5) == b""  # closed without an answer, as nginx does
+    assert time.monotonic() - started < 4
+    s.close()
+
+
+def test_a_worker_holds_at_most_max_connections(sup):
+    d = sup(workers=1, ready=1, max_connections=5, header_timeout=2)
+    worker = d.live_worker_pids()[0]
+    before = open_fds(worker)
+    silent = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(10)]
+    try:
+        wait_until(lambda: open_fds(worker) >= before + 5, 5, what="the worker to take five connections")
+        time.sleep(0.3)  # the cap holds: it takes no more meanwhile
+        assert open_fds(worker) == before + 5, open_fds(worker) - before
+        # The silent ones time out and make room; a real request is served.
+        r = requests.get(url(d.port, "/pid"), headers={"Connection": "close"}, timeout=15)
+        assert r.status_code == 200
+    finally:
+        for s in silent:
+            s.close()
+
+
+def test_a_worker_out_of_file_descriptors_pauses_accepting_instead_of_spinning(sup):
+    """accept() failing with EMFILE used to fire again at once: 100 % CPU and
+    a log line per turn, hundreds of thousands a second."""
+    d = sup(workers=1, ready=1, header_timeout=30)
+    worker = d.live_worker_pids()[0]
+    limit = open_fds(worker) + 8
+    subprocess.run(["prlimit", "--pid", str(worker), "--nofile=%d:%d" % (limit, limit)], check=True)
+    idle = []
+    try:
+        for _ in range(40):
+            idle.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+        wait_until(lambda: "Too many open files" in d.log(), 5, what="the worker to run out of descriptors")
+        cpu, lines = worker_cpu_seconds(worker), len(d.log().splitlines())
+        time.sleep(2)
+        spent = worker_cpu_seconds(worker) - cpu
+        logged = len(d.log().splitlines()) - lines
+        assert spent < 0.5, "the worker spun: %.2f s of CPU in 2 s" % spent
+        assert logged < 5, "%d log lines in 2 s" % logged
+    finally:
+        for s in idle:
+            s.close()
+    r = requests.get(url(d.port, "/pid"), headers={"Connection": "close"}, timeout=15)
+    assert r.status_code == 200 and int(r.text) == worker
