@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <string_view>
 
+#include "base/clock.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/proc_stat.hpp"
 
@@ -192,7 +194,26 @@ uint64_t monotonic_now_ns()
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns)
+namespace {
+
+/// The age of a worker's current request, from its slot's start time, or 0
+/// when that time cannot be true: in the future, or before the worker was
+/// forked (`worker_age` seconds ago, when the master knows it).
+double request_age(const CheckedSlot& slot, uint64_t now_ns, double worker_age)
+{
+    uint64_t started = slot.request_start_ns;
+    if (slot.state != WorkerState::busy || started == 0 || started >= now_ns)
+        return 0;
+    double age = static_cast<double>(now_ns - started) / 1e9;
+    // A second of slack for the two clocks the ages come from.
+    if (worker_age > 0 && age > worker_age + 1.0)
+        return 0;
+    return age;
+}
+
+} // namespace
+
+PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns, double now_unix)
 {
     PoolSnapshot snap;
     snap.workers.reserve(pool.workers.size());
@@ -200,21 +221,24 @@ PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns)
     for (const WorkerInfo& info : pool.workers) {
         if (info.slot >= slot_count)
             continue;  // no scoreboard, or a slot index the master got wrong: nothing to read
-        const Slot& slot = pool.scoreboard->slot(info.slot);
-        snap.totals.fold(slot);
+        CheckedSlot slot = pool.scoreboard->read(info.slot);
+        snap.totals.add(slot.counters);
 
         WorkerSnapshot& ws = snap.workers.emplace_back();
         ws.pid = info.pid;
         ws.slot = info.slot;
         ws.generation = info.generation;
-        WorkerState state = slot.load_state();
-        ws.state = state == WorkerState::empty ? WorkerState::starting : state;
-        snap.workers_by_state[static_cast<size_t>(ws.state)] += 1;
-        ws.requests_served = slot.requests_served.load();
-        uint64_t started = slot.request_start_ns.load(std::memory_order_acquire);
-        if (ws.state == WorkerState::busy && started != 0 && now_monotonic_ns > started)
-            ws.request_seconds = static_cast<double>(now_monotonic_ns - started) / 1e9;
-        ws.summary_size = slot.read_summary(ws.summary, sizeof ws.summary);
+        if (slot.state) {
+            ws.state = *slot.state == WorkerState::empty ? WorkerState::starting : *slot.state;
+            snap.workers_by_state[static_cast<size_t>(ws.state)] += 1;
+        } else {
+            ws.state_known = false;
+        }
+        ws.requests_served = slot.counters.requests_served;
+        double worker_age = info.started_unix > 0 ? now_unix - info.started_unix : 0;
+        ws.request_seconds = request_age(slot, now_monotonic_ns, worker_age);
+        ws.summary_size = slot.summary_size;
+        std::memcpy(ws.summary, slot.summary, sizeof ws.summary);
 
         ProcStat stat;
         if (info.pid > 0 && read_proc_stat(info.pid, stat)) {
@@ -254,7 +278,7 @@ std::string format_metrics(const PoolState& pool, const PoolSnapshot& snapshot)
 
 std::string collect_metrics(const PoolState& pool, PoolPeaks* peaks)
 {
-    PoolSnapshot snapshot = take_snapshot(pool, monotonic_now_ns());
+    PoolSnapshot snapshot = take_snapshot(pool, monotonic_now_ns(), static_cast<double>(realtime_ns()) / 1e9);
     if (peaks != nullptr)
         peaks->observe(snapshot);
     return format_metrics(pool, snapshot);

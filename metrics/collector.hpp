@@ -7,6 +7,11 @@
 // counter never goes backwards across restarts and reloads. Only the slots of
 // live workers are read: a reaped worker's slot keeps its old counters until
 // it is reset for the next fork and must not be counted twice.
+//
+// A slot is written by a worker that runs application code, so every value
+// is read through Scoreboard::read() and checked here again against what the
+// master knows itself (its clocks, the worker's start): a value that cannot
+// be true is skipped or clamped, and never used as an index.
 #pragma once
 
 #include <sys/types.h>
@@ -29,6 +34,9 @@ struct WorkerSnapshot {
     /// A live worker whose slot still says `empty` (forked, not yet running)
     /// is reported as `starting`.
     WorkerState state = WorkerState::starting;
+    /// False when the slot's state word is outside WorkerState: the worker
+    /// is then counted in no state, and `state` means nothing.
+    bool state_known = true;
     uint64_t requests_served = 0;
     double request_seconds = 0;  ///< age of the current request; 0 when none
     bool has_proc = false;       ///< /proc/PID/stat was readable
@@ -46,12 +54,17 @@ struct ListenerSnapshot {
 struct PoolSnapshot {
     /// Counters summed over live and retired workers.
     CounterTotals totals;
-    /// Live workers per WorkerState (index = the enum value).
-    std::array<uint32_t, 5> workers_by_state{};
+    /// Live workers per WorkerState (index = the enum value); those whose
+    /// slot holds no valid state are in none.
+    std::array<uint32_t, kWorkerStateCount> workers_by_state{};
     std::vector<WorkerSnapshot> workers;
     std::vector<ListenerSnapshot> listeners;
 
-    uint32_t workers_in(WorkerState state) const { return workers_by_state[static_cast<size_t>(state)]; }
+    uint32_t workers_in(WorkerState state) const
+    {
+        auto i = static_cast<size_t>(state);
+        return i < workers_by_state.size() ? workers_by_state[i] : 0;
+    }
     /// Connections waiting in all listeners' accept queues (those the kernel reported).
     uint64_t listen_queue() const;
     /// The sum of the listeners' backlogs.
@@ -60,8 +73,9 @@ struct PoolSnapshot {
 
 /// One pass over the live workers' slots, one read of each worker's
 /// /proc/PID/stat, one query per listener. `now_monotonic_ns` (CLOCK_MONOTONIC)
-/// ages the current requests. The snapshot points into `pool`.
-PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns);
+/// ages the current requests; `now_unix` (CLOCK_REALTIME seconds) the
+/// workers, whose age bounds their request's. The snapshot points into `pool`.
+PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns, double now_unix);
 uint64_t monotonic_now_ns();
 
 /// PHP-FPM's "max listen queue" and "max active processes": the highest

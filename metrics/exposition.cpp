@@ -123,11 +123,17 @@ void ExpositionWriter::begin_sample(std::string_view name, std::string_view suff
 void ExpositionWriter::histogram(std::string_view name, Labels labels, std::span<const double> bounds,
                                  std::span<const uint64_t> counts, double sum)
 {
+    // Sums saturate: counts near UINT64_MAX must not wrap into buckets that
+    // go down, which no histogram can have.
+    auto accumulate = [](uint64_t& total, uint64_t n) {
+        if (__builtin_add_overflow(total, n, &total))
+            total = UINT64_MAX;
+    };
     uint64_t cumulative = 0;
     char le[64];
     for (size_t i = 0; i < bounds.size(); ++i) {
         if (i < counts.size())
-            cumulative += counts[i];
+            accumulate(cumulative, counts[i]);
         Label le_label{"le", std::string_view(le, format_double(le, sizeof le, bounds[i]))};
         begin_sample(name, "_bucket", labels, &le_label);
         append_metric_value(out_, cumulative);
@@ -136,7 +142,7 @@ void ExpositionWriter::histogram(std::string_view name, Labels labels, std::span
     // Everything counted, including any entries past bounds.size() + 1: the
     // +Inf bucket and _count must agree whatever the caller passed.
     for (size_t i = bounds.size(); i < counts.size(); ++i)
-        cumulative += counts[i];
+        accumulate(cumulative, counts[i]);
     Label inf_label{"le", "+Inf"};
     begin_sample(name, "_bucket", labels, &inf_label);
     append_metric_value(out_, cumulative);

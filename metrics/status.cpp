@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "base/log.hpp"
 
@@ -75,7 +76,8 @@ void append_worker(std::string& out, const WorkerSnapshot& ws)
     append_int(o.key("pid"), ws.pid);
     append_uint(o.key("slot"), ws.slot);
     append_uint(o.key("generation"), ws.generation);
-    append_json_string(o.key("state"), worker_state_name(ws.state));
+    // A state word outside the enum is shown as what it is: unknown.
+    append_json_string(o.key("state"), ws.state_known ? worker_state_name(ws.state) : "unknown");
     append_uint(o.key("requests"), ws.requests_served);
     append_double(o.key("request_duration"), ws.request_seconds);
     append_json_string(o.key("request"), std::string_view(ws.summary, ws.summary_size));
@@ -157,11 +159,12 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
 
 std::string status_json(const PoolState& pool, PoolPeaks* peaks)
 {
-    PoolSnapshot snap = take_snapshot(pool, monotonic_now_ns());
+    double now_unix = realtime_now();
+    PoolSnapshot snap = take_snapshot(pool, monotonic_now_ns(), now_unix);
     PoolPeaks local;
     PoolPeaks& tracked = peaks != nullptr ? *peaks : local;
     tracked.observe(snap);
-    return status_json(pool, snap, tracked, realtime_now());
+    return status_json(pool, snap, tracked, now_unix);
 }
 
 HealthAnswer health(const PoolState& pool)
@@ -176,7 +179,11 @@ HealthAnswer health(const PoolState& pool)
     for (const WorkerInfo& info : pool.workers) {
         if (info.slot >= slot_count)
             continue;
-        switch (pool.scoreboard->slot(info.slot).load_state()) {
+        // A state word outside the enum counts as nothing: not ready.
+        std::optional<WorkerState> state = pool.scoreboard->slot(info.slot).checked_state();
+        if (!state)
+            continue;
+        switch (*state) {
         case WorkerState::idle:
         case WorkerState::busy: ++serving; break;
         case WorkerState::empty:
