@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -111,6 +112,9 @@ MetricsServer::MetricsServer(event_base* base, const std::string& address, const
         throw std::runtime_error(cat("metrics: cannot listen on ", address, ": ",
                                      err != 0 ? std::strerror(err) : "address not usable (bind failed)"));
     }
+    // Out of fds, accept() fails and the socket stays readable: without this
+    // the loop would retry at once, at full CPU and a log line per turn.
+    accept_pause_ = std::make_unique<AcceptPause>(evhttp_bound_socket_get_listener(bound_), cat("metrics ", address));
     // libevent writes at most 16 KiB per writev, so a /metrics body past that
     // (about 40 workers) leaves in two segments; with Nagle on, the short
     // second one waits for the client's delayed ACK: 40 ms per scrape. Linux
