@@ -1,5 +1,7 @@
 // Reading the scoreboard, the listeners and /proc into one snapshot of the
-// pool, and writing the snapshot as Prometheus metric families.
+// pool, and the snapshot as Prometheus metric families (prometheus-cpp's
+// data model; PoolCollector is the library's Collectable, read at scrape
+// time).
 //
 // Counters are the sum of the live workers' slots and the retired totals the
 // master folded in when it reaped a worker; the master folds a slot and drops
@@ -14,6 +16,8 @@
 // be true is skipped or clamped, and never used as an index.
 #pragma once
 
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 #include <sys/types.h>
 
 #include <array>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "ipc/slot.hpp"
+#include "metrics/exposition.hpp"
 #include "metrics/listen_queue.hpp"
 #include "metrics/pool_state.hpp"
 
@@ -89,11 +94,33 @@ struct PoolPeaks {
     void observe(const PoolSnapshot& snapshot);
 };
 
-/// The whole /metrics body: the drover_* families, the listener queues, and
-/// the standard process_* families of the calling (master) process. When
-/// `peaks` is given, the snapshot is also recorded there.
+/// Every family /metrics exports: the drover_* families, the listener
+/// queues, and the standard process_* families of the calling (master)
+/// process, from a snapshot already taken.
+Families metric_families(const PoolState& pool, const PoolSnapshot& snapshot);
+/// A fresh snapshot's families; when `peaks` is given, the snapshot is also
+/// recorded there.
+Families collect_families(const PoolState& pool, PoolPeaks* peaks = nullptr);
+/// The whole /metrics body (collect_families(), serialized).
 std::string collect_metrics(const PoolState& pool, PoolPeaks* peaks = nullptr);
 /// The same for a snapshot already taken.
 std::string format_metrics(const PoolState& pool, const PoolSnapshot& snapshot);
+
+/// The pool as a prometheus-cpp Collectable: each Collect() asks the master
+/// for a fresh PoolState and reads the scoreboard and /proc then. `source`
+/// (and `peaks`, when given) must outlive it; Collect() is called from the
+/// master's loop only.
+class PoolCollector final : public prometheus::Collectable {
+public:
+    explicit PoolCollector(const PoolStateSource& source, PoolPeaks* peaks = nullptr)
+        : source_(source), peaks_(peaks)
+    {
+    }
+    std::vector<prometheus::MetricFamily> Collect() const override;
+
+private:
+    const PoolStateSource& source_;
+    PoolPeaks* peaks_;
+};
 
 } // namespace drover

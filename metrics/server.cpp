@@ -174,17 +174,18 @@ void MetricsServer::serve(evhttp_request* request)
         return;
     }
 
+    if (page == Page::metrics) {
+        // The collectable asks the source for the pool state itself.
+        reply(request, 200, "OK", kExpositionContentType, serialize(collector_.Collect()));
+        return;
+    }
     PoolState pool = source_.pool_state();
-    switch (page) {
-    case Page::metrics: reply(request, 200, "OK", kExpositionContentType, collect_metrics(pool, &peaks_)); break;
-    case Page::status: reply(request, 200, "OK", "application/json", status_json(pool, &peaks_)); break;
-    case Page::healthz: {
-        HealthAnswer answer = health(pool);
-        reply(request, answer.status, answer.status == 200 ? "OK" : "Service Unavailable", kTextPlain, answer.body);
-        break;
+    if (page == Page::status) {
+        reply(request, 200, "OK", "application/json", status_json(pool, &peaks_));
+        return;
     }
-    case Page::none: break;
-    }
+    HealthAnswer answer = health(pool);
+    reply(request, answer.status, answer.status == 200 ? "OK" : "Service Unavailable", kTextPlain, answer.body);
 }
 
 } // namespace drover

@@ -49,6 +49,7 @@ private:
     // After http_: destroyed first, while the listener it watches still exists.
     std::unique_ptr<AcceptPause> accept_pause_;
     PoolPeaks peaks_;                       // maxima seen at scrapes of /metrics and /status
+    PoolCollector collector_{source_, &peaks_};
 };
 
 } // namespace drover
