@@ -1,7 +1,5 @@
 #include "metrics/collector.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -178,13 +176,6 @@ uint64_t PoolSnapshot::listen_backlog() const
     return total;
 }
 
-uint64_t monotonic_now_ns()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 namespace {
 
 /// The age of a worker's current request, from its slot's start time, or 0
@@ -272,7 +263,7 @@ std::string format_metrics(const PoolState& pool, const PoolSnapshot& snapshot)
 
 Families collect_families(const PoolState& pool, PoolPeaks* peaks)
 {
-    PoolSnapshot snapshot = take_snapshot(pool, monotonic_now_ns(), static_cast<double>(realtime_ns()) / 1e9);
+    PoolSnapshot snapshot = take_snapshot(pool, monotonic_ns(), static_cast<double>(realtime_ns()) / 1e9);
     if (peaks != nullptr)
         peaks->observe(snapshot);
     return metric_families(pool, snapshot);

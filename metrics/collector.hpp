@@ -77,11 +77,11 @@ struct PoolSnapshot {
 };
 
 /// One pass over the live workers' slots, one read of each worker's
-/// /proc/PID/stat, one query per listener. `now_monotonic_ns` (CLOCK_MONOTONIC)
-/// ages the current requests; `now_unix` (CLOCK_REALTIME seconds) the
-/// workers, whose age bounds their request's. The snapshot points into `pool`.
+/// /proc/PID/stat, one query per listener. `now_monotonic_ns` (base/clock's
+/// monotonic_ns(), the clock workers stamp requests with) ages the current
+/// requests; `now_unix` (realtime seconds) the workers, whose age bounds
+/// their request's. The snapshot points into `pool`.
 PoolSnapshot take_snapshot(const PoolState& pool, uint64_t now_monotonic_ns, double now_unix);
-uint64_t monotonic_now_ns();
 
 /// PHP-FPM's "max listen queue" and "max active processes": the highest
 /// values seen since the tracker was made. drover does not sample between

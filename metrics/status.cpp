@@ -1,12 +1,11 @@
 #include "metrics/status.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <optional>
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
 
 namespace drover {
@@ -62,13 +61,6 @@ private:
     std::string& out_;
     bool first_ = true;
 };
-
-double realtime_now()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 void append_worker(std::string& out, const WorkerSnapshot& ws)
 {
@@ -159,8 +151,8 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
 
 std::string status_json(const PoolState& pool, PoolPeaks* peaks)
 {
-    double now_unix = realtime_now();
-    PoolSnapshot snap = take_snapshot(pool, monotonic_now_ns(), now_unix);
+    double now_unix = static_cast<double>(realtime_ns()) / 1e9;
+    PoolSnapshot snap = take_snapshot(pool, monotonic_ns(), now_unix);
     PoolPeaks local;
     PoolPeaks& tracked = peaks != nullptr ? *peaks : local;
     tracked.observe(snap);

@@ -15,8 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "ipc/scoreboard.hpp"
+#include "base/clock.hpp"
 #include "base/unique_fd.hpp"
+#include "ipc/scoreboard.hpp"
 #include "run_tool.hpp"
 #include "scribble.hpp"
 
@@ -61,7 +62,7 @@ protected:
         s1.counters.record(Protocol::scgi, 302, 70'000'000, 1, 2);     // above 60 s: only +Inf
         s1.counters.accepted_connections.add(1);
         s1.requests_served.add(1);
-        s1.begin_request(monotonic_now_ns() - 1'000'000'000, "scgi GET /slow");
+        s1.begin_request(monotonic_ns() - 1'000'000'000, "scgi GET /slow");
 
         // Slot 2: starting. Slot 3: a reaped worker's leftovers, already
         // folded into the retired totals and not live: must not count.
