@@ -17,7 +17,9 @@ constexpr size_t slots_offset()
 } // namespace
 
 Scoreboard::Scoreboard(uint32_t slot_count)
-    : region_(boost::interprocess::anonymous_shared_memory(slots_offset() + sizeof(Slot) * slot_count))
+    : region_(boost::interprocess::anonymous_shared_memory(slots_offset() + sizeof(Slot) * slot_count)),
+      slot_count_(slot_count),
+      accepted_(slot_count)
 {
     auto* base = static_cast<char*>(region_.get_address());
     new (base) ScoreboardHeader{ScoreboardHeader::kMagic, slot_count, sizeof(Slot)};
@@ -25,14 +27,9 @@ Scoreboard::Scoreboard(uint32_t slot_count)
         new (base + slots_offset() + sizeof(Slot) * i) Slot();
 }
 
-const ScoreboardHeader& Scoreboard::header() const
-{
-    return *static_cast<const ScoreboardHeader*>(region_.get_address());
-}
-
 Slot& Scoreboard::slot(uint32_t index)
 {
-    if (index >= slot_count())
+    if (index >= slot_count_)
         throw std::out_of_range("scoreboard slot");
     return *reinterpret_cast<Slot*>(static_cast<char*>(region_.get_address()) + slots_offset() + sizeof(Slot) * index);
 }
@@ -43,7 +40,27 @@ Slot& Scoreboard::reset_slot(uint32_t index)
 {
     Slot& s = slot(index);
     s.~Slot();
+    accepted_[index] = CounterTotals{};
     return *new (&s) Slot();
+}
+
+CounterTotals Scoreboard::counters(uint32_t index) const
+{
+    const Slot& s = slot(index);
+    accepted_[index].advance(s);
+    return accepted_[index];
+}
+
+CheckedSlot Scoreboard::read(uint32_t index) const
+{
+    const Slot& s = slot(index);
+    CheckedSlot out;
+    out.state = s.checked_state();
+    out.request_start_ns = s.request_start_ns.load(std::memory_order_acquire);
+    out.request_seq = s.request_seq.load(std::memory_order_relaxed);
+    out.counters = counters(index);
+    out.summary_size = s.read_summary(out.summary, sizeof out.summary);
+    return out;
 }
 
 } // namespace drover

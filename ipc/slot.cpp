@@ -17,6 +17,13 @@ const char* worker_state_name(WorkerState state)
     return "unknown";
 }
 
+std::optional<WorkerState> checked_worker_state(uint32_t raw) noexcept
+{
+    if (raw >= kWorkerStateCount)
+        return std::nullopt;
+    return static_cast<WorkerState>(raw);
+}
+
 const char* protocol_name(Protocol protocol)
 {
     switch (protocol) {
@@ -88,26 +95,49 @@ size_t Slot::read_summary(char* out, size_t size) const noexcept
     return n;
 }
 
-void CounterTotals::fold(const Slot& slot) noexcept
+namespace {
+
+uint64_t saturating_add(uint64_t a, uint64_t b) noexcept
+{
+    uint64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+/// One counter of CounterTotals::advance(): the worker is its only writer and
+/// only adds, so the new value is taken only when it is not below the last
+/// one and not beyond what a worker can count.
+void advance_one(uint64_t& last, const SingleWriterCounter& counter) noexcept
+{
+    uint64_t now = counter.load();
+    if (now >= last && now <= kSlotCounterLimit)
+        last = now;
+}
+
+} // namespace
+
+void CounterTotals::advance(const Slot& slot) noexcept
 {
     for (size_t p = 0; p < kProtocolCount; ++p) {
         const ProtocolCounters& from = slot.counters.protocols[p];
         Protocol& to = protocols[p];
         for (size_t i = 0; i < kStatusClasses; ++i)
-            to.requests_by_class[i] += from.requests_by_class[i].load();
+            advance_one(to.requests_by_class[i], from.requests_by_class[i]);
         for (size_t i = 0; i < kDurationBuckets; ++i)
-            to.duration_buckets[i] += from.duration_buckets[i].load();
-        to.duration_us_sum += from.duration_us_sum.load();
-        to.request_bytes += from.request_bytes.load();
-        to.response_bytes += from.response_bytes.load();
+            advance_one(to.duration_buckets[i], from.duration_buckets[i]);
+        advance_one(to.duration_us_sum, from.duration_us_sum);
+        advance_one(to.request_bytes, from.request_bytes);
+        advance_one(to.response_bytes, from.response_bytes);
     }
-    accepted_connections += slot.counters.accepted_connections.load();
-    requests_served += slot.requests_served.load();
+    advance_one(accepted_connections, slot.counters.accepted_connections);
+    advance_one(requests_served, slot.requests_served);
 }
 
-} // namespace drover
-
-namespace drover {
+void CounterTotals::fold(const Slot& slot) noexcept
+{
+    CounterTotals read;
+    read.advance(slot);
+    add(read);
+}
 
 void CounterTotals::add(const CounterTotals& other) noexcept
 {
@@ -115,15 +145,15 @@ void CounterTotals::add(const CounterTotals& other) noexcept
         const Protocol& from = other.protocols[p];
         Protocol& to = protocols[p];
         for (size_t i = 0; i < kStatusClasses; ++i)
-            to.requests_by_class[i] += from.requests_by_class[i];
+            to.requests_by_class[i] = saturating_add(to.requests_by_class[i], from.requests_by_class[i]);
         for (size_t i = 0; i < kDurationBuckets; ++i)
-            to.duration_buckets[i] += from.duration_buckets[i];
-        to.duration_us_sum += from.duration_us_sum;
-        to.request_bytes += from.request_bytes;
-        to.response_bytes += from.response_bytes;
+            to.duration_buckets[i] = saturating_add(to.duration_buckets[i], from.duration_buckets[i]);
+        to.duration_us_sum = saturating_add(to.duration_us_sum, from.duration_us_sum);
+        to.request_bytes = saturating_add(to.request_bytes, from.request_bytes);
+        to.response_bytes = saturating_add(to.response_bytes, from.response_bytes);
     }
-    accepted_connections += other.accepted_connections;
-    requests_served += other.requests_served;
+    accepted_connections = saturating_add(accepted_connections, other.accepted_connections);
+    requests_served = saturating_add(requests_served, other.requests_served);
 }
 
 } // namespace drover

@@ -10,13 +10,18 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
 namespace drover {
 
 enum class WorkerState : uint32_t { empty = 0, starting, idle, busy, stopping };
+inline constexpr size_t kWorkerStateCount = 5;
 const char* worker_state_name(WorkerState state);
+/// A state word as read from a slot: a worker can write anything there, so a
+/// value outside the enum is no state at all, never an index.
+std::optional<WorkerState> checked_worker_state(uint32_t raw) noexcept;
 
 enum class Protocol : uint8_t { http = 0, fastcgi = 1, scgi = 2 };
 inline constexpr size_t kProtocolCount = 3;
@@ -75,7 +80,12 @@ struct Slot {
     std::array<std::atomic<uint64_t>, kSummaryWords> summary_words{};
     SlotCounters counters;
 
+    /// Unchecked: whatever the word holds, cast. The master wants checked_state().
     WorkerState load_state() const noexcept { return static_cast<WorkerState>(state.load(std::memory_order_acquire)); }
+    std::optional<WorkerState> checked_state() const noexcept
+    {
+        return checked_worker_state(state.load(std::memory_order_acquire));
+    }
     void set_state(WorkerState s) noexcept { state.store(static_cast<uint32_t>(s), std::memory_order_release); }
 
     /// Worker side: marks a request as started, with a summary such as
@@ -83,6 +93,8 @@ struct Slot {
     void begin_request(uint64_t now_ns, std::string_view summary) noexcept;
     void end_request() noexcept;
     /// Reader side: the summary, or empty when it changed during the read.
+    /// Always NUL-terminated and at most kSummaryBytes - 1 long, whatever
+    /// bytes the slot holds.
     size_t read_summary(char* out, size_t size) const noexcept;
 };
 
@@ -91,9 +103,16 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 static_assert(std::atomic<int32_t>::is_always_lock_free);
 
+/// The largest value the master takes from one slot counter: 2^53, where a
+/// double (the Prometheus sample type) stops counting exactly. A worker does
+/// not serve 9e15 requests or bytes in its life; a value past this is memory
+/// the worker scribbled on, not a count.
+inline constexpr uint64_t kSlotCounterLimit = uint64_t{1} << 53;
+
 /// Plain (master-memory) sums of slot counters: the master keeps the totals of
 /// reaped workers in one, so exported counters never go backwards when a
 /// worker is replaced, and a scrape adds the live slots to a copy of it.
+/// Sums saturate at UINT64_MAX instead of wrapping.
 struct CounterTotals {
     struct Protocol {
         std::array<uint64_t, kStatusClasses> requests_by_class{};
@@ -106,8 +125,30 @@ struct CounterTotals {
     uint64_t accepted_connections = 0;
     uint64_t requests_served = 0;
 
+    /// Adds one slot's counters as advance() from zero would read them.
     void fold(const Slot& slot) noexcept;
     void add(const CounterTotals& other) noexcept;
+    /// Moves these values (what the master accepted at its last read of the
+    /// same worker's slot) forward to the slot's: a slot counter only ever
+    /// grows, so a value that went down, or past kSlotCounterLimit, is
+    /// garbage and the previous value stays. The result never goes backwards
+    /// whatever the worker writes.
+    void advance(const Slot& slot) noexcept;
+};
+
+/// One slot's values copied out of shared memory once and checked, for the
+/// master to use without trusting the worker that writes them.
+struct CheckedSlot {
+    /// Nothing when the state word is outside WorkerState.
+    std::optional<WorkerState> state;
+    /// CLOCK_MONOTONIC ns of the current request's start, 0 when none; not
+    /// checked against a clock here (the reader knows its own now).
+    uint64_t request_start_ns = 0;
+    uint64_t request_seq = 0;
+    /// Monotonic per worker (see CounterTotals::advance).
+    CounterTotals counters;
+    size_t summary_size = 0;
+    char summary[Slot::kSummaryBytes] = {};
 };
 
 } // namespace drover

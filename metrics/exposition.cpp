@@ -1,153 +1,67 @@
 #include "metrics/exposition.hpp"
 
-#include <algorithm>
-#include <charconv>
-#include <cmath>
+#include <prometheus/text_serializer.h>
+
+#include <stdexcept>
 
 namespace drover {
 
-const char* metric_type_name(MetricType type)
-{
-    switch (type) {
-    case MetricType::counter: return "counter";
-    case MetricType::gauge: return "gauge";
-    case MetricType::histogram: return "histogram";
-    }
-    return "untyped";
-}
-
-void append_escaped_label_value(std::string& out, std::string_view value)
-{
-    for (char c : value) {
-        switch (c) {
-        case '\\': out.append("\\\\"); break;
-        case '"': out.append("\\\""); break;
-        case '\n': out.append("\\n"); break;
-        default: out.push_back(c);
-        }
-    }
-}
-
-void append_escaped_help(std::string& out, std::string_view help)
-{
-    for (char c : help) {
-        switch (c) {
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        default: out.push_back(c);
-        }
-    }
-}
-
 namespace {
 
-/// Formats a double into buf (64 bytes are always enough); returns the end.
-char* format_double(char* buf, size_t size, double value)
+/// Sums that saturate: counts near UINT64_MAX must not wrap into buckets that
+/// go down, which no histogram can have.
+uint64_t saturating_add(uint64_t a, uint64_t b)
 {
-    auto put = [&](std::string_view text) {
-        return std::copy(text.begin(), text.end(), buf);
-    };
-    if (std::isnan(value))
-        return put("NaN");
-    if (std::isinf(value))
-        return put(value > 0 ? "+Inf" : "-Inf");
-    if (value == 0)  // also -0, which would print as "-0"
-        return put("0");
-    // Below 1e21 an integral double prints in at most 22 characters in fixed
-    // notation; above, the exponent form is the readable one.
-    if (std::trunc(value) == value && std::fabs(value) < 1e21)
-        return std::to_chars(buf, buf + size, value, std::chars_format::fixed).ptr;
-    return std::to_chars(buf, buf + size, value).ptr;
+    uint64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
 }
 
 } // namespace
 
-void append_metric_value(std::string& out, double value)
+prometheus::MetricFamily& add_family(Families& families, std::string name, prometheus::MetricType type,
+                                     std::string help)
 {
-    char buf[64];
-    out.append(buf, format_double(buf, sizeof buf, value));
+    if (help.find_first_of("\\\n") != std::string::npos)
+        throw std::invalid_argument("metric help for " + name + " holds '\\' or a newline");
+    prometheus::MetricFamily& family = families.emplace_back();
+    family.name = std::move(name);
+    family.help = std::move(help);
+    family.type = type;
+    return family;
 }
 
-void append_metric_value(std::string& out, uint64_t value)
+void add_sample(prometheus::MetricFamily& family, Labels labels, double value)
 {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, r.ptr);
+    prometheus::ClientMetric& metric = family.metric.emplace_back();
+    metric.label = std::move(labels);
+    if (family.type == prometheus::MetricType::Counter)
+        metric.counter.value = value;
+    else if (family.type == prometheus::MetricType::Gauge)
+        metric.gauge.value = value;
+    else
+        metric.untyped.value = value;
 }
 
-void append_metric_value(std::string& out, int64_t value)
+void add_histogram(prometheus::MetricFamily& family, Labels labels, std::span<const double> bounds,
+                   std::span<const uint64_t> counts, double sum)
 {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, r.ptr);
-}
-
-void ExpositionWriter::family(std::string_view name, MetricType type, std::string_view help)
-{
-    out_.append("# HELP ");
-    out_.append(name);
-    out_.push_back(' ');
-    append_escaped_help(out_, help);
-    out_.append("\n# TYPE ");
-    out_.append(name);
-    out_.push_back(' ');
-    out_.append(metric_type_name(type));
-    out_.push_back('\n');
-}
-
-void ExpositionWriter::begin_sample(std::string_view name, std::string_view suffix, Labels labels, const Label* extra)
-{
-    out_.append(name);
-    out_.append(suffix);
-    if (labels.size() != 0 || extra != nullptr) {
-        out_.push_back('{');
-        bool first = true;
-        auto put = [&](const Label& label) {
-            if (!first)
-                out_.push_back(',');
-            first = false;
-            out_.append(label.name);
-            out_.append("=\"");
-            append_escaped_label_value(out_, label.value);
-            out_.push_back('"');
-        };
-        for (const Label& label : labels)
-            put(label);
-        if (extra != nullptr)
-            put(*extra);
-        out_.push_back('}');
-    }
-    out_.push_back(' ');
-}
-
-void ExpositionWriter::histogram(std::string_view name, Labels labels, std::span<const double> bounds,
-                                 std::span<const uint64_t> counts, double sum)
-{
+    prometheus::ClientMetric& metric = family.metric.emplace_back();
+    metric.label = std::move(labels);
+    prometheus::ClientMetric::Histogram& h = metric.histogram;
+    h.bucket.reserve(bounds.size());
     uint64_t cumulative = 0;
-    char le[64];
     for (size_t i = 0; i < bounds.size(); ++i) {
         if (i < counts.size())
-            cumulative += counts[i];
-        Label le_label{"le", std::string_view(le, format_double(le, sizeof le, bounds[i]))};
-        begin_sample(name, "_bucket", labels, &le_label);
-        append_metric_value(out_, cumulative);
-        out_.push_back('\n');
+            cumulative = saturating_add(cumulative, counts[i]);
+        h.bucket.push_back({cumulative, bounds[i]});
     }
-    // Everything counted, including any entries past bounds.size() + 1: the
-    // +Inf bucket and _count must agree whatever the caller passed.
     for (size_t i = bounds.size(); i < counts.size(); ++i)
-        cumulative += counts[i];
-    Label inf_label{"le", "+Inf"};
-    begin_sample(name, "_bucket", labels, &inf_label);
-    append_metric_value(out_, cumulative);
-    out_.push_back('\n');
-
-    begin_sample(name, "_sum", labels, nullptr);
-    append_metric_value(out_, sum);
-    out_.push_back('\n');
-    begin_sample(name, "_count", labels, nullptr);
-    append_metric_value(out_, cumulative);
-    out_.push_back('\n');
+        cumulative = saturating_add(cumulative, counts[i]);
+    // TextSerializer writes the +Inf bucket from sample_count.
+    h.sample_count = cumulative;
+    h.sample_sum = sum;
 }
+
+std::string serialize(const Families& families) { return prometheus::TextSerializer().Serialize(families); }
 
 } // namespace drover

@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -111,6 +112,9 @@ MetricsServer::MetricsServer(event_base* base, const std::string& address, const
         throw std::runtime_error(cat("metrics: cannot listen on ", address, ": ",
                                      err != 0 ? std::strerror(err) : "address not usable (bind failed)"));
     }
+    // Out of fds, accept() fails and the socket stays readable: without this
+    // the loop would retry at once, at full CPU and a log line per turn.
+    accept_pause_ = std::make_unique<AcceptPause>(evhttp_bound_socket_get_listener(bound_), cat("metrics ", address));
     // libevent writes at most 16 KiB per writev, so a /metrics body past that
     // (about 40 workers) leaves in two segments; with Nagle on, the short
     // second one waits for the client's delayed ACK: 40 ms per scrape. Linux
@@ -170,17 +174,18 @@ void MetricsServer::serve(evhttp_request* request)
         return;
     }
 
+    if (page == Page::metrics) {
+        // The collectable asks the source for the pool state itself.
+        reply(request, 200, "OK", kExpositionContentType, serialize(collector_.Collect()));
+        return;
+    }
     PoolState pool = source_.pool_state();
-    switch (page) {
-    case Page::metrics: reply(request, 200, "OK", kExpositionContentType, collect_metrics(pool, &peaks_)); break;
-    case Page::status: reply(request, 200, "OK", "application/json", status_json(pool, &peaks_)); break;
-    case Page::healthz: {
-        HealthAnswer answer = health(pool);
-        reply(request, answer.status, answer.status == 200 ? "OK" : "Service Unavailable", kTextPlain, answer.body);
-        break;
+    if (page == Page::status) {
+        reply(request, 200, "OK", "application/json", status_json(pool, &peaks_));
+        return;
     }
-    case Page::none: break;
-    }
+    HealthAnswer answer = health(pool);
+    reply(request, answer.status, answer.status == 200 ? "OK" : "Service Unavailable", kTextPlain, answer.body);
 }
 
 } // namespace drover

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "metrics/accept_pause.hpp"
 #include "metrics/collector.hpp"
 #include "metrics/pool_state.hpp"
 
@@ -45,7 +46,10 @@ private:
     const PoolStateSource& source_;
     std::unique_ptr<evhttp, HttpFree> http_;
     evhttp_bound_socket* bound_ = nullptr;  // owned by http_
+    // After http_: destroyed first, while the listener it watches still exists.
+    std::unique_ptr<AcceptPause> accept_pause_;
     PoolPeaks peaks_;                       // maxima seen at scrapes of /metrics and /status
+    PoolCollector collector_{source_, &peaks_};
 };
 
 } // namespace drover

@@ -1,11 +1,11 @@
 #include "metrics/status.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
+#include "base/clock.hpp"
 #include "base/log.hpp"
 
 namespace drover {
@@ -62,20 +62,14 @@ private:
     bool first_ = true;
 };
 
-double realtime_now()
-{
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 void append_worker(std::string& out, const WorkerSnapshot& ws)
 {
     JsonObject o(out);
     append_int(o.key("pid"), ws.pid);
     append_uint(o.key("slot"), ws.slot);
     append_uint(o.key("generation"), ws.generation);
-    append_json_string(o.key("state"), worker_state_name(ws.state));
+    // A state word outside the enum is shown as what it is: unknown.
+    append_json_string(o.key("state"), ws.state_known ? worker_state_name(ws.state) : "unknown");
     append_uint(o.key("requests"), ws.requests_served);
     append_double(o.key("request_duration"), ws.request_seconds);
     append_json_string(o.key("request"), std::string_view(ws.summary, ws.summary_size));
@@ -157,11 +151,12 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
 
 std::string status_json(const PoolState& pool, PoolPeaks* peaks)
 {
-    PoolSnapshot snap = take_snapshot(pool, monotonic_now_ns());
+    double now_unix = static_cast<double>(realtime_ns()) / 1e9;
+    PoolSnapshot snap = take_snapshot(pool, monotonic_ns(), now_unix);
     PoolPeaks local;
     PoolPeaks& tracked = peaks != nullptr ? *peaks : local;
     tracked.observe(snap);
-    return status_json(pool, snap, tracked, realtime_now());
+    return status_json(pool, snap, tracked, now_unix);
 }
 
 HealthAnswer health(const PoolState& pool)
@@ -176,7 +171,11 @@ HealthAnswer health(const PoolState& pool)
     for (const WorkerInfo& info : pool.workers) {
         if (info.slot >= slot_count)
             continue;
-        switch (pool.scoreboard->slot(info.slot).load_state()) {
+        // A state word outside the enum counts as nothing: not ready.
+        std::optional<WorkerState> state = pool.scoreboard->slot(info.slot).checked_state();
+        if (!state)
+            continue;
+        switch (*state) {
         case WorkerState::idle:
         case WorkerState::busy: ++serving; break;
         case WorkerState::empty:

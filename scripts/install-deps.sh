@@ -9,6 +9,7 @@ libevent-dev libboost-dev python3-dev libtomlplusplus-dev libhttp-parser-dev lib
 python3-pytest python3-requests python3-flask python3-django python3-prometheus-client python3-venv
 curl nginx apache2 libfcgi-bin prometheus systemd clang
 wrk strace
+prometheus-cpp-dev
 "
 
 missing=""

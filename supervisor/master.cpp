@@ -203,7 +203,8 @@ void Master::reap()
 void Master::on_worker_exit(const WorkerProcess& w, int status)
 {
     const Slot& slot = scoreboard_.slot(w.slot);
-    retired_.fold(slot);
+    // The checked counters, never below what /metrics has shown of this worker.
+    retired_.add(scoreboard_.counters(w.slot));
     bool ready = w.ready || slot.load_state() != WorkerState::starting;
     double uptime = now() - w.spawned_at;
 

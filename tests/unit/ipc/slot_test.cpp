@@ -79,5 +79,70 @@ TEST(CounterTotals, FoldAddsEveryCounter)
     EXPECT_EQ(t.requests_served, 2u);
 }
 
+TEST(Slot, CheckedStateIsNothingOutsideTheEnum)
+{
+    EXPECT_EQ(checked_worker_state(0), WorkerState::empty);
+    EXPECT_EQ(checked_worker_state(4), WorkerState::stopping);
+    EXPECT_FALSE(checked_worker_state(5));
+    EXPECT_FALSE(checked_worker_state(0xffffffffu));
+    Slot s;
+    s.state.store(9);
+    EXPECT_FALSE(s.checked_state());
+    s.set_state(WorkerState::busy);
+    EXPECT_EQ(s.checked_state(), WorkerState::busy);
+}
+
+TEST(Slot, SummaryWithoutATerminatorIsCutAndTerminated)
+{
+    Slot s;
+    for (auto& word : s.summary_words)
+        word.store(0x4141414141414141ULL);  // "AAAAAAAA", no NUL anywhere
+    char buf[Slot::kSummaryBytes];
+    EXPECT_EQ(s.read_summary(buf, sizeof buf), Slot::kSummaryBytes - 1);
+    EXPECT_EQ(std::string(buf), std::string(Slot::kSummaryBytes - 1, 'A'));
+    char small[8];
+    EXPECT_EQ(s.read_summary(small, sizeof small), 7u);
+    EXPECT_STREQ(small, "AAAAAAA");
+    s.summary_seq.store(0xffffffffu);  // "being written" for ever: no summary
+    EXPECT_EQ(s.read_summary(buf, sizeof buf), 0u);
+}
+
+TEST(CounterTotals, AdvanceTakesOnlyGrowthWithinTheLimit)
+{
+    Slot s;
+    s.counters.accepted_connections.add(10);
+    CounterTotals t;
+    t.advance(s);
+    EXPECT_EQ(t.accepted_connections, 10u);
+    s.counters.accepted_connections.add(UINT64_MAX - 4);  // wraps to 5: went down
+    t.advance(s);
+    EXPECT_EQ(t.accepted_connections, 10u);
+    s.counters.accepted_connections.add(kSlotCounterLimit);  // 5 + 2^53: past the limit
+    t.advance(s);
+    EXPECT_EQ(t.accepted_connections, 10u);
+    Slot fresh;
+    fresh.counters.accepted_connections.add(kSlotCounterLimit);  // exactly the limit is a count
+    t.advance(fresh);
+    EXPECT_EQ(t.accepted_connections, kSlotCounterLimit);
+}
+
+TEST(CounterTotals, FoldSkipsImpossibleValuesAndAddSaturates)
+{
+    Slot s;
+    s.counters.record(Protocol::http, 200, 10, 1, 2);
+    s.counters.protocols[0].response_bytes.add(UINT64_MAX - 10);
+    CounterTotals t;
+    t.fold(s);
+    EXPECT_EQ(t.protocols[0].requests_by_class[1], 1u);
+    EXPECT_EQ(t.protocols[0].response_bytes, 0u) << "a value past the limit is not folded";
+
+    CounterTotals big;
+    big.accepted_connections = UINT64_MAX - 1;
+    big.protocols[2].duration_buckets[3] = UINT64_MAX;
+    big.add(big);
+    EXPECT_EQ(big.accepted_connections, UINT64_MAX);
+    EXPECT_EQ(big.protocols[2].duration_buckets[3], UINT64_MAX);
+}
+
 } // namespace
 } // namespace drover

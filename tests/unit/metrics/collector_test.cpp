@@ -8,15 +8,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "ipc/scoreboard.hpp"
+#include "base/clock.hpp"
 #include "base/unique_fd.hpp"
+#include "ipc/scoreboard.hpp"
 #include "run_tool.hpp"
+#include "scribble.hpp"
 
 namespace drover {
 namespace {
@@ -59,7 +62,7 @@ protected:
         s1.counters.record(Protocol::scgi, 302, 70'000'000, 1, 2);     // above 60 s: only +Inf
         s1.counters.accepted_connections.add(1);
         s1.requests_served.add(1);
-        s1.begin_request(monotonic_now_ns() - 1'000'000'000, "scgi GET /slow");
+        s1.begin_request(monotonic_ns() - 1'000'000'000, "scgi GET /slow");
 
         // Slot 2: starting. Slot 3: a reaped worker's leftovers, already
         // folded into the retired totals and not live: must not count.
@@ -342,6 +345,113 @@ print(families["drover_request_duration_seconds"].type,
     test::ToolResult r = test::run_python(script, collect_metrics(pool));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.output, "histogram counter 4.0 6.0 5.0\n");
+}
+
+// ---- a worker writes garbage into the scoreboard (issue 9, defect 7)
+
+TEST_F(CollectorTest, AStateOutsideTheEnumIsCountedInNoState)
+{
+    for (uint32_t bad : {5u, 0x80u, 0xdeadbeefu, 0xffffffffu}) {
+        sb.slot(1).state.store(bad);
+        auto s = samples_of(collect_metrics(pool));
+        EXPECT_EQ(s["drover_workers{state=\"idle\"}"], "1") << bad;
+        EXPECT_EQ(s["drover_workers{state=\"starting\"}"], "1") << bad;
+        EXPECT_EQ(s["drover_workers{state=\"busy\"}"], "0") << bad;
+        EXPECT_EQ(s["drover_workers{state=\"stopping\"}"], "0") << bad;
+        EXPECT_EQ(s["drover_requests_in_flight"], "0") << bad;
+    }
+}
+
+TEST_F(CollectorTest, ImpossibleRequestStartsGiveNoRequestAge)
+{
+    const uint64_t now = 5'000'000'000'000;
+    const double now_unix = 1'700'000'100;
+    pool.workers[1].started_unix = now_unix - 10;  // forked 10 s ago
+    auto age_of_slot_1 = [&](uint64_t start) {
+        sb.slot(1).request_start_ns.store(start);
+        return take_snapshot(pool, now, now_unix).workers[1].request_seconds;
+    };
+    EXPECT_DOUBLE_EQ(age_of_slot_1(now - 2'000'000'000), 2.0);
+    EXPECT_EQ(age_of_slot_1(now + 1), 0) << "a start in the future";
+    EXPECT_EQ(age_of_slot_1(1), 0) << "a start long before the worker was forked";
+    EXPECT_EQ(age_of_slot_1(0), 0);
+    pool.workers[1].started_unix = 0;  // unknown fork time: only the clock bounds it
+    EXPECT_DOUBLE_EQ(age_of_slot_1(now - 50'000'000'000), 50.0);
+}
+
+TEST_F(CollectorTest, ACounterAWorkerLowersOrBlowsUpKeepsItsValue)
+{
+    auto before = samples_of(collect_metrics(pool));
+    const std::string key = "drover_requests_total{protocol=\"http\",status_class=\"2xx\"}";
+    ASSERT_EQ(before[key], "4");
+    ProtocolCounters& http = sb.slot(0).counters.protocols[0];
+    http.requests_by_class[1].add(UINT64_MAX);  // 2 - 1: went down
+    EXPECT_EQ(samples_of(collect_metrics(pool))[key], "4");
+    http.requests_by_class[1].add(kSlotCounterLimit + 1);  // past the limit
+    EXPECT_EQ(samples_of(collect_metrics(pool))[key], "4");
+    http.duration_buckets[0].add(uint64_t{1} << 63);
+    auto after = samples_of(collect_metrics(pool));
+    EXPECT_EQ(after["drover_request_duration_seconds_bucket{protocol=\"http\",le=\"0.001\"}"], "3");
+    EXPECT_EQ(after["drover_request_duration_seconds_count{protocol=\"http\"}"], "6");
+
+    // What the master folds when it reaps the worker: the same checked values.
+    retired.add(sb.counters(0));
+    pool.workers.erase(pool.workers.begin());
+    sb.reset_slot(0);
+    EXPECT_EQ(samples_of(collect_metrics(pool))[key], "4");
+}
+
+/// Histogram series of `text` hold together: buckets never go down with `le`,
+/// and the +Inf bucket equals _count.
+void expect_histograms_consistent(const std::map<std::string, std::string>& s)
+{
+    for (const char* proto : {"http", "fastcgi", "scgi"}) {
+        std::string p = std::string("{protocol=\"") + proto + "\"";
+        double last = 0;
+        for (double bound : kDurationBounds) {
+            char le[32];
+            std::snprintf(le, sizeof le, "%g", bound);
+            auto it = s.find("drover_request_duration_seconds_bucket" + p + ",le=\"" + le + "\"}");
+            ASSERT_NE(it, s.end()) << proto << " " << le;
+            double v = std::stod(it->second);
+            EXPECT_GE(v, last) << proto << " le=" << le;
+            last = v;
+        }
+        double inf = std::stod(s.at("drover_request_duration_seconds_bucket" + p + ",le=\"+Inf\"}"));
+        EXPECT_GE(inf, last);
+        EXPECT_EQ(s.at("drover_request_duration_seconds_count" + p + "}"),
+                  s.at("drover_request_duration_seconds_bucket" + p + ",le=\"+Inf\"}"));
+    }
+}
+
+TEST_F(CollectorTest, RandomBytesOverTheWholeScoreboardGiveValidMonotonicOutput)
+{
+    auto is_monotonic = [](const std::string& key) {
+        return key.starts_with("drover_request") && !key.starts_with("drover_requests_in_flight");
+    };
+    auto last = samples_of(collect_metrics(pool));
+    for (uint64_t seed = 1; seed <= 60; ++seed) {
+        test::scribble(sb, seed);
+        ASSERT_EQ(sb.slot_count(), 4u);
+        std::string text = collect_metrics(pool);
+        auto s = samples_of(text);
+        expect_histograms_consistent(s);
+        uint32_t by_state = 0;
+        for (const char* state : {"starting", "idle", "busy", "stopping"})
+            by_state += static_cast<uint32_t>(std::stoul(s[std::string("drover_workers{state=\"") + state + "\"}"]));
+        EXPECT_LE(by_state, pool.workers.size());
+        for (const auto& [key, value] : last) {
+            if (is_monotonic(key) || key.starts_with("drover_accepted_connections_total")) {
+                EXPECT_GE(std::stod(s[key]), std::stod(value)) << key << " seed " << seed;
+            }
+        }
+        if (seed <= 3 && test::tool_exists("/usr/bin/promtool")) {
+            test::ToolResult r = test::run_tool("/usr/bin/promtool check metrics", text);
+            EXPECT_EQ(r.exit_code, 0) << r.output;
+            EXPECT_EQ(r.output, "");
+        }
+        last = std::move(s);
+    }
 }
 
 TEST(CollectorScale, ScrapeOf64WorkersIsCheap)

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ipc/scoreboard.hpp"
 #include "base/unique_fd.hpp"
@@ -291,6 +294,128 @@ TEST_F(ServerTest, MalformedAddressThrows)
             EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
         }
     }
+}
+
+// ---- out of file descriptors (issue 9, defect 6)
+
+double process_cpu_ms()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+/// Runs in a forked child, whose fd limit it lowers: three clients wait in
+/// the accept queue while every fd is taken, for 0.7 s; then fds are freed.
+/// Returns "CPU_MS LOG_LINES ANSWERED\nLOG".
+std::string starve_and_recover(const PoolStateSource& source)
+{
+    // The log (fd 2) goes to a file the child reads back.
+    char log_path[] = "/tmp/drover-emfile-log-XXXXXX";
+    UniqueFd log(::mkstemp(log_path));
+    ::unlink(log_path);
+    ::dup2(log.get(), 2);
+
+    std::unique_ptr<event_base, void (*)(event_base*)> base(event_base_new(), event_base_free);
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(server.port());
+    std::vector<UniqueFd> clients;
+    for (int i = 0; i < 3; ++i) {
+        UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            return "connect failed";
+        const char request[] = "GET /healthz HTTP/1.0\r\n\r\n";
+        if (::send(c.get(), request, sizeof request - 1, MSG_NOSIGNAL) != sizeof request - 1)
+            return "send failed";
+        clients.push_back(std::move(c));
+    }
+
+    rlimit limit{128, 128};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return "setrlimit failed";
+    std::vector<UniqueFd> filler;
+    for (;;) {
+        UniqueFd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!fd)
+            break;
+        filler.push_back(std::move(fd));
+    }
+    if (errno != EMFILE)
+        return "filling the fd table failed";
+
+    double cpu_before = process_cpu_ms();
+    timeval starve{0, 700'000};
+    event_base_loopexit(base.get(), &starve);
+    event_base_dispatch(base.get());
+    double cpu_ms = process_cpu_ms() - cpu_before;
+
+    filler.clear();
+    int answered = 0;
+    std::vector<bool> done(clients.size(), false);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (answered < static_cast<int>(clients.size()) && std::chrono::steady_clock::now() < deadline) {
+        event_base_loop(base.get(), EVLOOP_NONBLOCK);
+        for (size_t i = 0; i < clients.size(); ++i) {
+            char buf[4096];
+            ssize_t n;
+            while (!done[i] && (n = ::recv(clients[i].get(), buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+                if (n == 0) {  // HTTP/1.0: the answer ends with the connection
+                    done[i] = true;
+                    ++answered;
+                }
+            }
+        }
+        timespec ts{0, 1'000'000};
+        ::nanosleep(&ts, nullptr);
+    }
+
+    std::string text(1 << 20, '\0');
+    ssize_t n = ::pread(log.get(), text.data(), text.size(), 0);
+    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    size_t lines = 0;
+    for (char c : text)
+        lines += c == '\n' ? 1 : 0;
+    return std::to_string(static_cast<int>(cpu_ms)) + " " + std::to_string(lines) + " " + std::to_string(answered) +
+           "\n" + text.substr(0, 2000);
+}
+
+TEST_F(ServerTest, OutOfFileDescriptorsPausesAcceptingInsteadOfSpinning)
+{
+    int pipefd[2];
+    ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+    UniqueFd read_end(pipefd[0]), write_end(pipefd[1]);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        read_end.reset();
+        std::string result = starve_and_recover(source);
+        ssize_t ignored = ::write(write_end.get(), result.data(), result.size());
+        (void)ignored;
+        ::_exit(0);
+    }
+    write_end.reset();
+    std::string result;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(read_end.get(), buf, sizeof buf)) > 0)
+        result.append(buf, static_cast<size_t>(n));
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+    int cpu_ms = -1, lines = -1, answered = -1;
+    ASSERT_EQ(std::sscanf(result.c_str(), "%d %d %d", &cpu_ms, &lines, &answered), 3) << result;
+    std::string log = result.substr(result.find('\n') + 1);
+    // 0.7 s with a full fd table and connections waiting: a spinning loop
+    // burns all of it; a paused listener wakes twice.
+    EXPECT_LT(cpu_ms, 100) << log;
+    EXPECT_GE(lines, 1) << "the failure is logged";
+    EXPECT_LE(lines, 2) << log;
+    EXPECT_NE(log.find("Too many open files"), std::string::npos) << log;
+    EXPECT_EQ(answered, 3) << "every waiting client is served once fds are free\n" << log;
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 
 #include "ipc/scoreboard.hpp"
 #include "run_tool.hpp"
+#include "scribble.hpp"
 
 namespace drover {
 namespace {
@@ -67,7 +68,7 @@ protected:
 
     std::string render(const PoolPeaks& peaks)
     {
-        PoolSnapshot snap = take_snapshot(pool, now_ns);
+        PoolSnapshot snap = take_snapshot(pool, now_ns, pool.start_time_unix + 42.5);
         return status_json(pool, snap, peaks, pool.start_time_unix + 42.5);
     }
 
@@ -171,6 +172,46 @@ TEST_F(StatusTest, UnhealthyWhileStoppingOrInACrashLoop)
     EXPECT_EQ(a.body, "crash loop: workers fail to boot; next spawn in 4.000s\n");
 
     EXPECT_EQ(a.body.find('\n'), a.body.size() - 1) << "one line";
+}
+
+// ---- a worker writes garbage into the scoreboard (issue 9, defect 7)
+
+TEST_F(StatusTest, RandomBytesInTheSlotsGiveValidJsonAndHonestStates)
+{
+    const char* script = R"(
+import json, sys
+for line in sys.stdin:
+    doc = json.loads(line)
+    assert len(doc["workers"]) == 3, doc
+    for w in doc["workers"]:
+        assert w["state"] in ("starting", "idle", "busy", "stopping", "unknown"), w
+        assert len(w["request"]) < 96, w
+        assert w["request_duration"] >= 0, w
+    states = [w["state"] for w in doc["workers"]]
+    assert doc["pool"]["idle_processes"] == states.count("idle"), doc
+    assert doc["pool"]["active_processes"] == states.count("busy"), doc
+print("ok")
+)";
+    std::string docs;
+    for (uint64_t seed = 1; seed <= 40; ++seed) {
+        test::scribble(sb, seed);
+        docs += render(PoolPeaks{});
+    }
+    test::ToolResult r = test::run_python(script, docs);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output, "ok\n");
+}
+
+TEST_F(StatusTest, AStateOutsideTheEnumIsUnknownAndNotReady)
+{
+    sb.slot(0).state.store(1234);
+    sb.slot(1).state.store(0xffffffffu);
+    std::string out = render(PoolPeaks{});
+    EXPECT_NE(out.find("\"state\": \"unknown\""), std::string::npos) << out;
+    EXPECT_NE(out.find("\"idle_processes\": 0, \"active_processes\": 0"), std::string::npos) << out;
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "no worker ready: 1 starting, 0 stopping\n");
 }
 
 } // namespace
