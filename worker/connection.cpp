@@ -412,8 +412,11 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
         while (count != 0) {
             size_t want = count < 0 ? sizeof buf : std::min<size_t>(sizeof buf, static_cast<size_t>(count));
             ssize_t n = ::pread(fd, buf, want, offset);
-            if (n <= 0)
+            if (n <= 0) {
+                if (count > 0)
+                    return file_ended_early(count);
                 break;
+            }
             offset += n;
             if (count > 0)
                 count -= n;
@@ -433,8 +436,11 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
                 count -= n;
             continue;
         }
-        if (n == 0)
+        if (n == 0) {
+            if (count > 0)
+                return file_ended_early(count);
             break;  // end of file
+        }
         if (errno == EINTR)
             continue;
         if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(POLLOUT))
@@ -443,6 +449,16 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
         return false;
     }
     return true;
+}
+
+bool Connection::file_ended_early(int64_t missing)
+{
+    // The head announced more than the file holds now (it shrank): a short
+    // body must not stay on a kept connection, where the client would read
+    // the next response as its rest. The connection ends here.
+    log_error("the file being sent is ", missing, " bytes shorter than announced; closing the connection");
+    client_gone_ = true;
+    return false;
 }
 
 bool Connection::finish()

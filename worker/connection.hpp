@@ -102,6 +102,8 @@ private:
     /// without waiting (FCGI_ABORT_REQUEST, a BEGIN_REQUEST to refuse); false
     /// once the request is aborted.
     bool read_frontend_records();
+    /// sendfile() found the end of the file `missing` bytes early.
+    bool file_ended_early(int64_t missing);
     /// write() with io_mutex_ held.
     bool write_locked(std::string_view data);
     /// After the app returned: drain an unread body if the protocol needs it.

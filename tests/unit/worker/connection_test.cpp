@@ -221,3 +221,46 @@ TEST_F(ConnectionTest, FastcgiBodyReadAndResponseWriteFromTwoThreadsAreSerialise
 
 } // namespace
 } // namespace drover
+
+namespace drover {
+namespace {
+
+// Issue 9, defect 10: a file that turns out shorter than the size its head
+// announced used to leave a short body on a kept connection, so the client
+// read the next response as the rest of this one.
+TEST_F(ConnectionTest, AFileShorterThanItsSizeClosesTheConnection)
+{
+    char path[] = "/tmp/drover-short-XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ::unlink(path);
+    UniqueFd file(fd);
+    ASSERT_EQ(::write(fd, std::string(50, 'f').data(), 50), 50);
+    for (bool raw : {true, false}) {
+        int fds[2];
+        ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
+        UniqueFd client(fds[0]);
+        Connection c(UniqueFd(fds[1]), make_http_codec(app_.limits), PeerInfo{}, app_);
+        // HTTP/1.0 without a length would be close-delimited; 1.1 with an
+        // unknown length is chunked (the copying path).
+        std::string head = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        ASSERT_EQ(::send(client.get(), head.data(), head.size(), 0), ssize_t(head.size()));
+        ASSERT_EQ(c.on_readable(), Connection::Next::serve);
+        bool sent = true;
+        bridge_.app = [&](const Request&, BodySource&, ResponseWriter& w) {
+            w.start(200, "200 OK", {}, raw ? 100 : -1);
+            sent = w.sendfile(fd, 0, 100);
+            RequestOutcome o;
+            o.status = 200;
+            o.client_gone = !sent;
+            if (sent)
+                w.finish();
+            return o;
+        };
+        EXPECT_EQ(c.serve(bridge_, slot(), true), Connection::Next::close) << raw;
+        EXPECT_FALSE(sent) << raw;
+    }
+}
+
+} // namespace
+} // namespace drover
