@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -107,6 +108,11 @@ double Master::now() const
 
 int Master::run()
 {
+    // Workers forked by a preloading zygote are orphaned on purpose and must
+    // be adopted here, not by init; processes an application leaves behind
+    // are reaped here too.
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        log_warning("prctl(PR_SET_CHILD_SUBREAPER) failed: ", std::strerror(errno));
     signals_ = std::make_unique<SignalEvents>(base_.get());
     signals_->on(SIGCHLD, [this] {
         reap();
@@ -193,7 +199,8 @@ void Master::reap()
             continue;
         std::optional<WorkerProcess> worker = table_.remove(pid);
         if (!worker) {
-            log_error("reaped unknown child ", static_cast<long>(pid), " (a bug)");
+            // A subreaper adopts what workers' own children leave orphaned.
+            log_info("reaped process ", static_cast<long>(pid), ", not a worker (an orphaned descendant)");
             continue;
         }
         on_worker_exit(*worker, status);

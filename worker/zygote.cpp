@@ -66,7 +66,7 @@ int run_zygote(const WorkerSpec& spec, int control_fd)
             continue;
         }
         UniqueFd gate_read(gate[0]), gate_write(gate[1]);
-        pid_t pid = fork_preloaded();
+        pid_t pid = fork_preloaded(spec.master_pid);
         if (pid == 0) {
             gate_write.reset();
             char c;

@@ -1,6 +1,6 @@
 // The preloading zygote (preload = true): a child of the master that imports
 // the application once per generation and then forks that generation's
-// workers on request, with CLONE_PARENT, so they are the master's children
+// workers on request, adopted by the master, so they are the master's children
 // and share the imported code copy-on-write. A reload starts a new zygote,
 // so new code is imported; the master itself never imports Python.
 #pragma once

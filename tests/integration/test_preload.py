@@ -58,3 +58,19 @@ def test_preload_import_failure_backs_off(start_drover, http_port, tmp_path):
                timeout=15)
     assert "ImportError: broken_app is broken on purpose" in d.log()
     assert d.proc.poll() is None
+
+
+def test_preload_runs_the_fork_handlers_so_an_app_thread_cannot_hang_workers(start_drover, http_port):
+    """Issue 9, defect 10: workers were forked with a raw clone() that skips
+    glibc's fork handlers; a lock that an app thread held at that moment (the
+    allocator's here) stayed held in the worker for ever."""
+    d = start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "4", "--preload", "--pythonpath", str(APPS),
+                     "threaded_preload_app", workers=4, ready_timeout=20, env={"MALLOC_ARENA_MAX": "1"})
+    for n in (5, 6, 7):  # more forks, once the thread holds the lock most of the time
+        d.signal(signal.SIGTTIN)
+        d.wait_log(r"SIGTTIN: %d workers" % n)
+    wait_until(lambda: len([p for p in d.ready_pids() if p in d.live_worker_pids()]) >= 7, 20,
+               what="seven ready workers")
+    pids = {requests.get("http://127.0.0.1:%d/" % http_port, headers={"Connection": "close"}, timeout=10).text
+            for _ in range(20)}
+    assert len(pids) >= 1

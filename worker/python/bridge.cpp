@@ -15,10 +15,12 @@
 #include "worker/python/response.hpp"
 
 // after Python.h (gil.hpp), which must come first
-#include <sched.h>
-#include <signal.h>
-#include <sys/syscall.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "base/unique_fd.hpp"
 
 namespace drover {
 
@@ -149,25 +151,66 @@ std::unique_ptr<WsgiBridge> make_wsgi_bridge(const AppSettings& settings)
 
 namespace drover {
 
-pid_t fork_preloaded()
+pid_t fork_preloaded(pid_t adopter)
 {
-    // CPython must see the fork: PyOS_BeforeFork takes its import lock and
-    // the child's PyOS_AfterFork_Child resets the GIL, threading state and
-    // os.register_at_fork hooks, as os.fork() does.
+    // Real fork()s, so glibc's fork handlers run: a lock an application
+    // thread holds at this moment (the allocator's, stdio's) is not left held
+    // in the worker for ever, as it was with a raw clone(CLONE_PARENT). The
+    // worker must still be the master's child (the master reaps and watches
+    // it): an intermediate child forks it and exits at once, and the orphan
+    // is adopted by the master, a child subreaper (PR_SET_CHILD_SUBREAPER).
+    //
+    // CPython must see the fork: PyOS_BeforeFork takes its import lock, and
+    // PyOS_AfterFork_Child, in the worker itself (so os.register_at_fork
+    // hooks see the worker's pid), resets the GIL and threading state. The
+    // intermediate runs no Python at all: single-threaded, it just forks.
+    int report[2];
+    if (::pipe2(report, O_CLOEXEC) < 0)
+        return -1;
+    UniqueFd report_read(report[0]), report_write(report[1]);
     GilHold gil;
     PyOS_BeforeFork();
-    // A raw clone rather than fork(): CLONE_PARENT makes the worker a child
-    // of the zygote's parent (the master), which reaps and watches it. With
-    // no new stack it continues here, like fork().
-    long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-    if (pid == 0) {
-        PyOS_AfterFork_Child();
-        return 0;
+    pid_t middle = ::fork();
+    if (middle == 0) {
+        report_read.reset();
+        pid_t worker = ::fork();
+        if (worker == 0) {
+            report_write.reset();
+            // Adopted once the intermediate is gone: only then may the worker
+            // ask for its master's death signal (follow_master).
+            for (int waited_ms = 0; ::getppid() != adopter && waited_ms < 2000; ++waited_ms) {
+                struct timespec ms = {0, 1000000};
+                nanosleep(&ms, nullptr);
+            }
+            PyOS_AfterFork_Child();
+            return 0;
+        }
+        int result[2] = {worker, worker < 0 ? errno : 0};
+        ssize_t ignored = ::write(report_write.get(), result, sizeof result);
+        (void)ignored;
+        _exit(0);
     }
     int saved = errno;
     PyOS_AfterFork_Parent();
-    errno = saved;
-    return static_cast<pid_t>(pid);
+    if (middle < 0) {
+        errno = saved;
+        return -1;
+    }
+    report_write.reset();
+    int result[2] = {-1, EPIPE};
+    ssize_t n;
+    do {
+        n = ::read(report_read.get(), result, sizeof result);
+    } while (n < 0 && errno == EINTR);
+    while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof result)) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (result[0] < 0)
+        errno = result[1];
+    return result[0];
 }
 
 } // namespace drover

@@ -88,9 +88,10 @@ public:
 std::unique_ptr<WsgiBridge> make_wsgi_bridge(const AppSettings& settings);
 
 /// From a process whose bridge is made (a preloading zygote): forks a child
-/// that shares the imported application copy-on-write and is a child of this
-/// process's parent (CLONE_PARENT). Returns 0 in the child, the child's pid in
-/// this process, -1 with errno on failure.
-pid_t fork_preloaded();
+/// that shares the imported application copy-on-write and is adopted by
+/// `adopter` (the master, a child subreaper): the child returns only once
+/// adopted. Returns 0 in the child, the child's pid in this process, -1 with
+/// errno on failure.
+pid_t fork_preloaded(pid_t adopter);
 
 } // namespace drover
