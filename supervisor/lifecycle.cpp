@@ -1,7 +1,6 @@
 // The master's transitions: reload to a new generation (and roll back),
 // graceful and immediate stop, scaling by signal, log reopening, and what
 // the master tells systemd and metrics about them.
-#include <patchlevel.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
@@ -255,7 +254,7 @@ PoolState Master::pool_state() const
             p.workers.push_back(WorkerInfo{w.pid, w.slot, w.generation, w.spawned_at + wall_offset});
     p.scoreboard = &scoreboard_;
     p.retired = &retired_;
-    p.python_version = PY_VERSION;
+    p.python_version = DROVER_PYTHON_VERSION;
     return p;
 }
 

@@ -1,6 +1,5 @@
 // drover: the master process. Parses the command line and the config,
 // binds the listeners, and hands over to the master loop.
-#include <Python.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,7 +42,7 @@ int main(int argc, char** argv)
         }
         if (cmd.version) {
             // The master never initialises Python: the version is the one built against.
-            std::printf("drover %s (Python %s)\n", DROVER_VERSION, PY_VERSION);
+            std::printf("drover %s (Python %s)\n", DROVER_VERSION, DROVER_PYTHON_VERSION);
             return 0;
         }
         config = load_config(cmd);
