@@ -13,6 +13,7 @@
 
 #include "worker/codec.hpp"
 #include "worker/ascii.hpp"
+#include "worker/http_fields.hpp"
 #include "worker/percent_decode.hpp"
 
 namespace drover {
@@ -36,7 +37,7 @@ std::string_view http_date()
 
 class HttpCodec final : public Codec {
 public:
-    explicit HttpCodec(const CodecLimits& limits) : limits_(limits) { reset_parser(); }
+    explicit HttpCodec(const CodecLimits& limits) : limits_(limits), fields_(limits.max_header_count) { reset_parser(); }
 
     Protocol protocol() const override { return Protocol::http; }
 
@@ -208,8 +209,7 @@ private:
         in_value_ = false;
         header_bytes_ = 0;
         body_bytes_ = 0;
-        expect_continue_ = false;
-        duplicate_host_ = false;
+        fields_.start(request_.params);
         return 0;
     }
 
@@ -226,7 +226,8 @@ private:
         if (!count_header_bytes(n))
             return fail(431, "request headers too large");
         if (in_value_) {
-            add_header();
+            if (int refused = add_header())
+                return refused;
             field_.clear();
             value_.clear();
             in_value_ = false;
@@ -244,46 +245,26 @@ private:
         return 0;
     }
 
-    /// One header into CGI form: Content-Type -> CONTENT_TYPE, X-Foo -> HTTP_X_FOO.
-    void add_header()
+    /// One header into CGI form; non-zero (from fail()) when it is refused.
+    int add_header()
     {
-        // A name with '_' could pose as another header once '-' becomes '_'
-        // (X_Forwarded_For vs X-Forwarded-For): dropped, as nginx and gunicorn do.
-        if (field_.empty() || field_.find('_') != std::string::npos)
-            return;
-        if (ascii_iequals(field_, "expect") && ascii_iequals(value_, "100-continue"))
-            expect_continue_ = true;
-        std::string name;
-        if (ascii_iequals(field_, "content-type")) {
-            name = "CONTENT_TYPE";
-        } else if (ascii_iequals(field_, "content-length")) {
-            name = "CONTENT_LENGTH";
-        } else {
-            name.reserve(field_.size() + 5);
-            name = "HTTP_";
-            for (char c : field_)
-                name.push_back(c == '-' ? '_' : (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c);
+        switch (fields_.add(field_, value_)) {
+        case FieldError::none:
+            return 0;
+        case FieldError::too_many:
+            return fail(431, "more than " + std::to_string(limits_.max_header_count) + " header fields");
+        case FieldError::repeated_host:
+            return fail(400, "more than one Host header");  // RFC 9112 3.2
         }
-        for (auto& [k, v] : request_.params) {
-            if (k == name && name == "HTTP_HOST") {
-                duplicate_host_ = true;  // refused in on_headers_complete (RFC 9112 3.2)
-                return;
-            }
-            if (k == name) {
-                v.append(name == "HTTP_COOKIE" ? "; " : ", ").append(value_);
-                return;
-            }
-        }
-        request_.params.emplace_back(std::move(name), value_);
+        return 0;
     }
 
     int on_headers_complete()
     {
-        if (in_value_)
-            add_header();
-        // Two Hosts would be joined into one "a, b" SERVER_NAME.
-        if (duplicate_host_)
-            return fail(400, "more than one Host header");
+        if (in_value_) {
+            if (int refused = add_header())
+                return refused;
+        }
         http_major_ = parser_.http_major;
         http_minor_ = parser_.http_minor;
         head_request_ = parser_.method == HTTP_HEAD;
@@ -336,7 +317,7 @@ private:
         } else {
             r.content_length = 0;
         }
-        if (expect_continue_ && r.content_length != 0 && http_minor_ >= 1)
+        if (fields_.expect_continue() && r.content_length != 0 && http_minor_ >= 1)
             sink_->on_reply("HTTP/1.1 100 Continue\r\n\r\n");
         sink_->on_request(std::move(request_));
         return 0;
@@ -363,12 +344,11 @@ private:
     http_parser parser_;
     RequestSink* sink_ = nullptr;
     Request request_;
+    CgiFields fields_;
     std::string url_, field_, value_;
     bool in_value_ = false;
     size_t header_bytes_ = 0;
     uint64_t body_bytes_ = 0;
-    bool expect_continue_ = false;
-    bool duplicate_host_ = false;
     bool message_done_ = false;
     bool failed_ = false;
     int error_status_ = 0;
