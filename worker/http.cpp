@@ -209,12 +209,17 @@ private:
         in_value_ = false;
         header_bytes_ = 0;
         body_bytes_ = 0;
+        // Until this request's method is known, an error answer has a body:
+        // the previous request's HEAD does not carry over.
+        head_request_ = false;
         fields_.start(request_.params);
         return 0;
     }
 
     int on_url(const char* at, size_t n)
     {
+        // The method is parsed by now: a HEAD's error answer has no content.
+        head_request_ = parser_.method == HTTP_HEAD;
         if (!count_header_bytes(n))
             return fail(414, "request target too long");
         url_.append(at, n);

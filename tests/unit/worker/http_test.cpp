@@ -377,6 +377,43 @@ TEST(Http, ErrorResponseIsCompleteAndCloses)
     EXPECT_FALSE(codec->keep_alive());
 }
 
+// Issue 9, defect 10: write_error took its body/no-body choice from the last
+// HEAD seen, even when the request it answers is another one.
+TEST(Http, ErrorAfterAHeadRequestHasItsBody)
+{
+    auto codec = make_http_codec(limits());
+    Recorder rec;
+    ParseResult r = codec->feed("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", rec);
+    ASSERT_EQ(r.status, ParseStatus::paused);
+    Output out;
+    codec->write_head(ResponseHead{200, "200 OK", nullptr, 0}, out);
+    codec->write_end(out);
+    codec->resume();
+    r = codec->feed("GET / HTTP/1.1\r\nHost h\r\n\r\n", rec);
+    ASSERT_EQ(r.status, ParseStatus::error);
+    Output error;
+    codec->write_error(r.error_status, error);
+    std::string s = error.str();
+    EXPECT_TRUE(s.ends_with("\r\n\r\n400 Bad Request\n")) << s;
+}
+
+// A HEAD request's answer has no content (RFC 9110 §9.3.2), an error too,
+// once the method is known.
+TEST(Http, ErrorToAHeadRequestHasNoBody)
+{
+    for (const char* bad : {"HEAD / HTTP/1.1\r\nHost h\r\n\r\n", "HEAD / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"}) {
+        auto codec = make_http_codec(limits());
+        Recorder rec;
+        ParseResult r = codec->feed(bad, rec);
+        ASSERT_EQ(r.status, ParseStatus::error) << bad;
+        Output error;
+        codec->write_error(r.error_status, error);
+        std::string s = error.str();
+        EXPECT_TRUE(s.ends_with("\r\n\r\n")) << s;
+        EXPECT_NE(s.find("Content-Length: "), std::string::npos) << s;
+    }
+}
+
 } // namespace
 } // namespace drover
 
