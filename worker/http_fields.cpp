@@ -71,12 +71,86 @@ void HeaderIndex::grow()
 
 // ---------------------------------------------------------------- CgiFields
 
+namespace {
+
+// Fields of RFC 9110 that a request carries once: their grammar is one value,
+// not a list (§5.3), so a repeat cannot be joined with ", " into anything
+// meaningful, and two copies are how a request means one thing to a front end
+// and another to the app (two Hosts, two Authorizations, two Content-Types).
+// Refused with 400 even when the copies are equal, as llhttp does for
+// Content-Length. List fields (Accept, Cache-Control, ...) are joined, and
+// Cookie too (RFC 6265 §5.4 lets HTTP/2 front ends split it).
+bool singleton(std::string_view cgi_name)
+{
+    static constexpr std::string_view kNames[] = {
+        "HTTP_HOST",                 // RFC 9112 §3.2
+        "CONTENT_LENGTH",            // RFC 9110 §8.6 (a list of equal values: refused too)
+        "CONTENT_TYPE",              // §8.3
+        "HTTP_CONTENT_LOCATION",     // §8.7
+        "HTTP_CONTENT_RANGE",        // §14.4
+        "HTTP_AUTHORIZATION",        // §11.6.2
+        "HTTP_PROXY_AUTHORIZATION",  // §11.7.2
+        "HTTP_DATE",                 // §6.6.1
+        "HTTP_FROM",                 // §10.1.2
+        "HTTP_REFERER",              // §10.1.3
+        "HTTP_USER_AGENT",           // §10.1.5
+        "HTTP_MAX_FORWARDS",         // §7.6.2
+        "HTTP_IF_MODIFIED_SINCE",    // §13.1.3
+        "HTTP_IF_UNMODIFIED_SINCE",  // §13.1.4
+        "HTTP_IF_RANGE",             // §13.1.5
+        "HTTP_RANGE",                // §14.2
+    };
+    for (std::string_view n : kNames)
+        if (n == cgi_name)
+            return true;
+    return false;
+}
+
+} // namespace
+
+std::string_view trim_ows(std::string_view value)
+{
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+        value.remove_suffix(1);
+    return value;
+}
+
+TransferCoding classify_transfer_coding(std::string_view value)
+{
+    // transfer-coding list (RFC 9110 §10.1.4, §5.6.1): empty elements are
+    // ignored; a coding with parameters is not "chunked".
+    size_t codings = 0;
+    bool chunked_last = false;
+    while (!value.empty()) {
+        const size_t comma = value.find(',');
+        const std::string_view element = trim_ows(value.substr(0, comma));
+        value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+        if (element.empty())
+            continue;
+        if (chunked_last)
+            return TransferCoding::not_chunked;  // chunked before another coding, or twice
+        ++codings;
+        chunked_last = ascii_iequals(element, "chunked");
+    }
+    if (!chunked_last)
+        return TransferCoding::not_chunked;
+    return codings == 1 ? TransferCoding::chunked : TransferCoding::unimplemented;
+}
+
 void CgiFields::start(std::vector<Param>& params)
 {
     params_ = &params;
     index_.clear();
     count_ = 0;
     expect_continue_ = false;
+}
+
+std::string* CgiFields::find(std::string_view cgi_name)
+{
+    const size_t at = index_.find(*params_, cgi_name, HeaderIndex::hash(cgi_name));
+    return at == HeaderIndex::npos ? nullptr : &(*params_)[at].second;
 }
 
 FieldError CgiFields::add(std::string_view name, std::string_view value)
@@ -87,8 +161,11 @@ FieldError CgiFields::add(std::string_view name, std::string_view value)
         return FieldError::too_many;
     // A name with '_' could pose as another header once '-' becomes '_'
     // (X_Forwarded_For vs X-Forwarded-For): dropped, as nginx and gunicorn do.
-    if (name.empty() || name.find('_') != std::string_view::npos)
+    if (name.empty())
+        return FieldError::empty_name;
+    if (name.find('_') != std::string_view::npos)
         return FieldError::none;
+    value = trim_ows(value);
     if (ascii_iequals(name, "expect") && ascii_iequals(value, "100-continue"))
         expect_continue_ = true;
 
@@ -104,8 +181,8 @@ FieldError CgiFields::add(std::string_view name, std::string_view value)
     const uint32_t hash = HeaderIndex::hash(cgi_name_);
     const size_t at = index_.find(*params_, cgi_name_, hash);
     if (at != HeaderIndex::npos) {
-        if (cgi_name_ == "HTTP_HOST")
-            return FieldError::repeated_host;  // would join into one "a, b" SERVER_NAME
+        if (singleton(cgi_name_))
+            return FieldError::repeated;
         // RFC 9110 §5.3 joins repeated fields with ", "; Cookie is the
         // exception (RFC 6265 §5.4: "; ").
         (*params_)[at].second.append(cgi_name_ == "HTTP_COOKIE" ? "; " : ", ").append(value);

@@ -1,6 +1,7 @@
 // Request header fields into CGI params (RFC 3875 §4.1.18): Content-Type ->
-// CONTENT_TYPE, X-Foo -> HTTP_X_FOO, repeated fields joined, and the number
-// of fields capped.
+// CONTENT_TYPE, X-Foo -> HTTP_X_FOO, values without their surrounding
+// whitespace, repeated fields joined, fields that take one value refused
+// when repeated, and the number of fields capped.
 //
 // The head of a request is the one input a client controls entirely before
 // any timeout or the app sees it, so every step here is linear in its size:
@@ -48,8 +49,9 @@ private:
 /// Why a field was refused.
 enum class FieldError {
     none,
-    too_many,      ///< more than max_header_count fields: 431
-    repeated_host, ///< a second Host (RFC 9112 §3.2): 400
+    too_many,    ///< more than max_header_count fields: 431
+    repeated,    ///< a second field of a kind that takes one value: 400
+    empty_name,  ///< ": value" (a field-name is a token, RFC 9110 §5.1): 400
 };
 
 /// Turns one request's header fields into CGI params, in arrival order.
@@ -62,6 +64,11 @@ public:
     /// One field line, name and value as received.
     FieldError add(std::string_view name, std::string_view value);
 
+    /// The param of a CGI name ("HTTP_HOST"), or nullptr.
+    std::string* find(std::string_view cgi_name);
+    /// The last field add() refused, for the log.
+    std::string_view refused_name() const { return cgi_name_; }
+
     bool expect_continue() const { return expect_continue_; }
 
 private:
@@ -72,5 +79,17 @@ private:
     uint32_t count_ = 0;
     bool expect_continue_ = false;
 };
+
+/// What a request's Transfer-Encoding (all its field lines joined) asks for.
+enum class TransferCoding {
+    chunked,        ///< "chunked" alone: the one coding drover decodes
+    not_chunked,    ///< chunked missing, not last or twice, or an empty list: 400 (RFC 9112 §6.3)
+    unimplemented,  ///< other codings before the final chunked: 501 (RFC 9112 §6.1)
+};
+TransferCoding classify_transfer_coding(std::string_view value);
+
+/// The value without leading and trailing SP and HTAB (RFC 9110 §5.5: they
+/// are not part of it).
+std::string_view trim_ows(std::string_view value);
 
 } // namespace drover

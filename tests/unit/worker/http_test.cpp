@@ -166,14 +166,15 @@ TEST(Http, LimitsGive413And431And414)
     {
         auto codec = make_http_codec(limits());
         Recorder rec;
-        ParseResult r = codec->feed("POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", rec);
+        ParseResult r = codec->feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", rec);
         EXPECT_EQ(r.error_status, 413);
         EXPECT_TRUE(rec.requests.empty());  // refused before the app runs
     }
     {
         auto codec = make_http_codec(limits());
         Recorder rec;
-        std::string chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" + std::string(1001, 'x');
+        std::string chunked =
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" + std::string(1001, 'x');
         ParseResult r = codec->feed(chunked, rec);
         EXPECT_EQ(r.error_status, 413);
     }
