@@ -16,12 +16,27 @@
 //   field line: 400 (§5.2 lets a server reject obs-fold; §2.2 says to reject
 //   the latter). Rejecting obs-fold everywhere, also in trailers, keeps one
 //   answer for it.
+//
+// And in the request line, whose parts are separated by exactly one SP (§3),
+// where llhttp takes several: no SP first, last or next to another (a line
+// read differently by a front end is not to be autocorrected, §3).
+//
+// Being byte-level, these checks do not depend on where llhttp happens to
+// call back, so a request is judged the same however its bytes were cut.
 #pragma once
 
 namespace drover {
 
 class LineGuard {
 public:
+    /// The next bytes begin a request (empty lines, then its request line).
+    void start_head()
+    {
+        in_request_line_ = true;
+        line_empty_ = true;
+        after_space_ = false;
+    }
+
     /// Checks non-content bytes; nullptr when they are fine, or what is wrong.
     const char* scan(const char* begin, const char* end)
     {
@@ -32,6 +47,8 @@ public:
                 if (c != '\n')
                     return "bare CR (CR not followed by LF)";
                 after_ = After::crlf;
+                if (!line_empty_)
+                    in_request_line_ = false;  // empty lines before it do not end it
                 continue;
             case After::crlf:
                 if (c == ' ' || c == '\t')
@@ -40,12 +57,23 @@ public:
             case After::other:
                 break;
             }
-            if (c == '\r')
+            if (c == '\r') {
+                if (in_request_line_ && after_space_)
+                    return "space at the end of the request line";
                 after_ = After::cr;
-            else if (c == '\n')
+            } else if (c == '\n') {
                 return "bare LF (lines end with CRLF)";
-            else
+            } else {
                 after_ = After::other;
+                if (in_request_line_) {
+                    if (c == ' ' && line_empty_)
+                        return "space at the start of the request line";
+                    if (c == ' ' && after_space_)
+                        return "more than one space between the parts of the request line";
+                    after_space_ = c == ' ';
+                    line_empty_ = false;
+                }
+            }
         }
         return nullptr;
     }
@@ -62,6 +90,9 @@ public:
 private:
     enum class After { other, cr, crlf };
     After after_ = After::other;
+    bool in_request_line_ = true;
+    bool line_empty_ = true;
+    bool after_space_ = false;
 };
 
 } // namespace drover

@@ -13,7 +13,7 @@
 //         line are skipped (llhttp).
 //   §2.3  a well-formed version other than 1.0 and 1.1, the HTTP/2 preface:
 //         505; a malformed one: 400.
-//   §3    exactly one SP between method, target and version: 400. Method:
+//   §3    exactly one SP between method, target and version (LineGuard): 400. Method:
 //         a token llhttp does not know 501, not a token 400, CONNECT (proxies
 //         only) 501.
 //   §3.2  target: origin-form; absolute-form with http/https, whose host
@@ -81,12 +81,12 @@ private:
     uint64_t offset_of(const char* p) const { return fed_before_ + static_cast<uint64_t>(p - data_); }
     /// Guards the non-content bytes up to end; false (with fail()) if bad.
     bool guard(const char* end);
-    /// The head is one input a client controls entirely: bounded as it comes.
-    bool head_within_limit(const char* end);
+    /// A head, or a trailer section, up to end within max_header_size? If
+    /// not, fail() with 414 or 431.
+    bool section_within_limit(const char* end);
 
     // llhttp callbacks: 0 to go on, -1 (after fail()) to stop.
     int on_message_begin();
-    int on_method(const char* at, size_t n);
     int on_method_complete();
     int on_url(const char* at, size_t n);
     int on_url_complete();
@@ -97,6 +97,7 @@ private:
     int on_header_value_complete();
     int on_headers_complete();
     int on_body(const char* at, size_t n);
+    int on_chunk_header();
     int on_message_complete();
 
     /// After the head's last byte is guarded: the rules that need all of it,
@@ -115,19 +116,20 @@ private:
     const char* data_ = nullptr;
     const char* guarded_ = nullptr;
     uint64_t fed_before_ = 0;     // bytes consumed by earlier feed() calls
-    uint64_t message_start_ = 0;  // offset where the current head began
+    uint64_t section_start_ = 0;  // offset where the current head (or trailer section) began
 
     // The request being read.
     Request request_;
     CgiFields fields_;
     std::string url_, field_, value_, version_;
-    uint64_t method_end_ = 0, url_end_ = 0;
-    bool in_url_ = false, url_done_ = false, in_version_ = false, version_done_ = false;
+    bool in_url_ = false, url_done_ = false, version_done_ = false;
     bool in_head_ = true, head_pending_ = false, message_done_ = false;
+    bool in_trailers_ = false, trailers_pending_ = false;
     uint32_t trailer_fields_ = 0;
-    uint64_t trailer_bytes_ = 0, body_bytes_ = 0;
+    uint64_t body_bytes_ = 0;
 
     bool failed_ = false;
+    bool guard_failed_ = false;
     int error_status_ = 0;
     std::string error_text_;
 };

@@ -1,5 +1,7 @@
 #include "worker/http_target.hpp"
 
+#include <algorithm>
+
 #include "worker/ascii.hpp"
 
 namespace drover {
@@ -107,7 +109,9 @@ const char* parse_request_target(std::string_view target, bool options, RequestT
         rest = target.substr(sep + 3);
         const size_t end = rest.find_first_of("/?");
         out.authority = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+        // An empty view at the end when there is no path: the parts stay views into target.
+        rest = rest.substr(std::min(end, rest.size()));
+        out.origin = rest;
         // RFC 9110 §4.2.4: userinfo in an http(s) URI is an error (it is how
         // "http://trusted.example@evil.example/" fools a reader).
         if (out.authority.find('@') != std::string_view::npos)

@@ -10,6 +10,7 @@ struct RequestTarget {
     std::string_view path;       ///< still percent-encoded; "*" for the asterisk-form
     std::string_view query;      ///< after '?', without it
     std::string_view authority;  ///< absolute-form only: the host[:port] that replaces Host
+    std::string_view origin;     ///< absolute-form only: what follows the authority ("", "/p?q", "?q")
     bool https = false;          ///< absolute-form with the https scheme
     bool absolute = false;
 };

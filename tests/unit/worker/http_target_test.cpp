@@ -27,6 +27,11 @@ TEST(HttpTarget, AbsoluteForm)
     EXPECT_EQ(t.query, "q");
     EXPECT_TRUE(t.absolute);
     EXPECT_FALSE(t.https);
+    EXPECT_EQ(t.origin, "/p?q");
+    ASSERT_EQ(parse_request_target("http://h", false, t), nullptr);
+    EXPECT_EQ(t.path, "");
+    EXPECT_EQ(t.origin, "");
+    EXPECT_NE(t.path.data(), nullptr);
     ASSERT_EQ(parse_request_target("HtTpS://h?q", false, t), nullptr);
     EXPECT_TRUE(t.https);
     EXPECT_EQ(t.path, "");
