@@ -1,6 +1,7 @@
 #include "worker/http_fields.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "worker/ascii.hpp"
 
@@ -10,12 +11,23 @@ namespace drover {
 
 uint32_t HeaderIndex::hash(std::string_view name)
 {
-    uint32_t h = 2166136261u;  // FNV-1a: short keys, no need for more
-    for (char c : name) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 16777619u;
+    // Eight bytes a step, each mixed in whole (no cheaper to collide on
+    // purpose than FNV, which went a byte at a time and showed in profiles).
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (name.size() * 0xff51afd7ed558ccdull);
+    size_t i = 0;
+    for (; i + 8 <= name.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, name.data() + i, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
     }
-    return h;
+    if (i < name.size()) {
+        uint64_t w = 0;
+        std::memcpy(&w, name.data() + i, name.size() - i);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
 void HeaderIndex::clear()
@@ -147,9 +159,9 @@ void CgiFields::start(std::vector<Param>& params)
     expect_continue_ = false;
 }
 
-std::string* CgiFields::find(std::string_view cgi_name)
+std::string* CgiFields::find(std::string_view cgi_name, uint32_t hash)
 {
-    const size_t at = index_.find(*params_, cgi_name, HeaderIndex::hash(cgi_name));
+    const size_t at = index_.find(*params_, cgi_name, hash);
     return at == HeaderIndex::npos ? nullptr : &(*params_)[at].second;
 }
 

@@ -64,8 +64,9 @@ public:
     /// One field line, name and value as received.
     FieldError add(std::string_view name, std::string_view value);
 
-    /// The param of a CGI name ("HTTP_HOST"), or nullptr.
-    std::string* find(std::string_view cgi_name);
+    /// The param of a CGI name ("HTTP_HOST") whose HeaderIndex::hash() is
+    /// hash, or nullptr.
+    std::string* find(std::string_view cgi_name, uint32_t hash);
     /// The last field add() refused, for the log.
     std::string_view refused_name() const { return cgi_name_; }
 

@@ -25,6 +25,8 @@
 // call back, so a request is judged the same however its bytes were cut.
 #pragma once
 
+#include <cstring>
+
 namespace drover {
 
 class LineGuard {
@@ -41,6 +43,18 @@ public:
     const char* scan(const char* begin, const char* end)
     {
         for (const char* p = begin; p != end; ++p) {
+            if (after_ == After::other && !in_request_line_) {
+                // Inside a field line: jump to its CR (memchr, not a byte
+                // loop: this runs over every byte of every head).
+                const size_t left = static_cast<size_t>(end - p);
+                const char* cr = static_cast<const char*>(std::memchr(p, '\r', left));
+                const size_t upto = cr ? static_cast<size_t>(cr - p) : left;
+                if (std::memchr(p, '\n', upto) != nullptr)
+                    return "bare LF (lines end with CRLF)";
+                if (cr == nullptr)
+                    return nullptr;
+                p = cr;
+            }
             const char c = *p;
             switch (after_) {
             case After::cr:

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "worker/http_target.hpp"
 #include "worker/percent_decode.hpp"
 
 namespace drover {
@@ -17,6 +16,18 @@ constexpr bool is_tchar(char c)
 }
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+std::string* find_host(CgiFields& fields)
+{
+    static const uint32_t hash = HeaderIndex::hash("HTTP_HOST");
+    return fields.find("HTTP_HOST", hash);
+}
+
+std::string* find_transfer_encoding(CgiFields& fields)
+{
+    static const uint32_t hash = HeaderIndex::hash("HTTP_TRANSFER_ENCODING");
+    return fields.find("HTTP_TRANSFER_ENCODING", hash);
+}
 
 } // namespace
 
@@ -241,6 +252,8 @@ ParseResult HttpRequestParser::error_result(llhttp_errno_t err, const char* at)
 int HttpRequestParser::on_message_begin()
 {
     request_ = Request{};
+    // Room for a typical head and the params added after it, in one allocation.
+    request_.params.reserve(32);
     fields_.start(request_.params);
     url_.clear();
     field_.clear();
@@ -266,10 +279,12 @@ int HttpRequestParser::on_method_complete()
     return 0;
 }
 
+// Span callbacks only collect. The guard runs where the parser acts on
+// what it has read (a request, body bytes, the end of a message, the end of
+// a feed) and, in error_result(), before any error: so a bad line ending is
+// reported first however the bytes were cut, and each byte is guarded once.
 int HttpRequestParser::on_url(const char* at, size_t n)
 {
-    if (!guard(at + n))
-        return -1;
     in_url_ = true;
     url_.append(at, n);
     return 0;
@@ -279,16 +294,13 @@ int HttpRequestParser::on_url_complete()
 {
     in_url_ = false;
     url_done_ = true;
-    RequestTarget target;
-    if (const char* bad = parse_request_target(url_, parser_.method == HTTP_OPTIONS, target))
+    if (const char* bad = parse_request_target(url_, parser_.method == HTTP_OPTIONS, target_))
         return fail(400, bad);
     return 0;
 }
 
 int HttpRequestParser::on_version(const char* at, size_t n)
 {
-    if (!guard(at + n))
-        return -1;
     if (version_.size() < 8)  // enough to tell "1.2" from "1.x" in error_result()
         version_.append(at, std::min(n, 8 - version_.size()));
     return 0;
@@ -306,16 +318,12 @@ int HttpRequestParser::on_version_complete()
 
 int HttpRequestParser::on_header_field(const char* at, size_t n)
 {
-    if (!guard(at + n))
-        return -1;
     field_.append(at, n);  // in trailers too: bounded like the head
     return 0;
 }
 
 int HttpRequestParser::on_header_value(const char* at, size_t n)
 {
-    if (!guard(at + n))
-        return -1;
     if (in_head_)
         value_.append(at, n);
     return 0;
@@ -363,7 +371,7 @@ int HttpRequestParser::finish_head()
     if (!version_done_)
         return fail(400, "request line without an HTTP version");
     const int major = parser_.http_major, minor = parser_.http_minor;
-    std::string* host = fields_.find("HTTP_HOST");
+    std::string* host = find_host(fields_);
     // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host (a second one
     // was refused as it came), with a valid value.
     if (minor == 1 && host == nullptr)
@@ -372,7 +380,7 @@ int HttpRequestParser::finish_head()
         return fail(400, "invalid Host");
 
     // llhttp sets no flag for an empty Transfer-Encoding: the field decides.
-    const std::string* te = fields_.find("HTTP_TRANSFER_ENCODING");
+    const std::string* te = find_transfer_encoding(fields_);
     if (te != nullptr || (parser_.flags & F_TRANSFER_ENCODING)) {
         // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means the framing is
         // faulty (a hop in between did not understand it).
@@ -415,8 +423,7 @@ int HttpRequestParser::finish_head()
 
 void HttpRequestParser::build_params()
 {
-    RequestTarget target;
-    parse_request_target(url_, parser_.method == HTTP_OPTIONS, target);  // checked in on_url_complete
+    const RequestTarget& target = target_;  // views into url_, parsed in on_url_complete
     Request& r = request_;
     r.protocol = Protocol::http;
     r.http_major = exchange_.http_major;
@@ -433,12 +440,12 @@ void HttpRequestParser::build_params()
         // an app that glues HTTP_HOST and REQUEST_URI gets one URL, not two.
         host.assign(target.authority);
         has_host = true;
-        if (std::string* field = fields_.find("HTTP_HOST"))
+        if (std::string* field = find_host(fields_))
             field->assign(host);
         else
             r.params.emplace_back("HTTP_HOST", host);
         request_uri = target.path.empty() ? "/" + std::string(target.origin) : std::string(target.origin);
-    } else if (const std::string* field = fields_.find("HTTP_HOST")) {
+    } else if (const std::string* field = find_host(fields_)) {
         host = *field;
         has_host = true;
     }

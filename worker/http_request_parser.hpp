@@ -45,6 +45,7 @@
 #include "worker/codec.hpp"
 #include "worker/http_fields.hpp"
 #include "worker/http_line_guard.hpp"
+#include "worker/http_target.hpp"
 
 namespace drover {
 
@@ -122,6 +123,7 @@ private:
     Request request_;
     CgiFields fields_;
     std::string url_, field_, value_, version_;
+    RequestTarget target_;  // views into url_
     bool in_url_ = false, url_done_ = false, version_done_ = false;
     bool in_head_ = true, head_pending_ = false, message_done_ = false;
     bool in_trailers_ = false, trailers_pending_ = false;
