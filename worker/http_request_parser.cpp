@@ -80,7 +80,7 @@ ParseResult HttpRequestParser::feed(std::string_view data, RequestSink& sink)
     sink_ = &sink;
     data_ = data.data();
     guarded_ = data_;
-    const char* const end = data_ + data.size();
+    const char* const end = data_end_ = data_ + data.size();
     const char* at = data_;
     for (;;) {
         // A head (or trailer section) gets no byte past max_header_size + 1:
@@ -102,7 +102,7 @@ ParseResult HttpRequestParser::feed(std::string_view data, RequestSink& sink)
                 break;
             }
             result.status = ParseStatus::more;
-            result.consumed = data.size();
+            result.consumed = static_cast<size_t>(stop - data_);  // all of it: a cut short head failed above
             break;
         }
         const char* stop = llhttp_get_error_pos(&parser_);
@@ -222,7 +222,7 @@ ParseResult HttpRequestParser::error_result(llhttp_errno_t err, const char* at)
         // llhttp knows the registered methods only. A token it does not know
         // is a method drover does not implement (RFC 9110 §9.1: 501); any
         // other byte where a method should be is malformed.
-        if (at != nullptr && at >= data_ && *at != ' ' && is_tchar(*at))
+        if (at != nullptr && at >= data_ && at < data_end_ && is_tchar(*at))
             r.error_status = 501;
         break;
     case HPE_INVALID_VERSION:

@@ -115,6 +115,7 @@ private:
 
     // The current feed(): its data and where the guard has got to.
     const char* data_ = nullptr;
+    const char* data_end_ = nullptr;
     const char* guarded_ = nullptr;
     uint64_t fed_before_ = 0;     // bytes consumed by earlier feed() calls
     uint64_t section_start_ = 0;  // offset where the current head (or trailer section) began
