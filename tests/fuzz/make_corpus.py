@@ -69,6 +69,35 @@ HTTP = {
     'pipelined': b'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     'http10': b'HEAD / HTTP/1.0\r\n\r\n',
     'expect': b'PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc',
+    # RFC 9112 rules on top of llhttp (issue 10): near misses of each, so the
+    # fuzzer starts at the edges.
+    'chunk_ext_trailer': b'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n'
+                         b'3;a=b\r\nabc\r\n1;q="x y"\r\nd\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    'chunk_bad_crlf': b'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n',
+    'chunk_last_lf': b'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\nGET / HTTP/1.1\r\n\r\n',
+    'bare_lf': b'GET / HTTP/1.1\nHost: x\n\n',
+    'bare_cr': b'GET / HTTP/1.1\r\nHost: x\rX: 1\r\n\r\n',
+    'obs_fold': b'GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n',
+    'http2': b'GET / HTTP/2.0\r\nHost: x\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    'options_star': b'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET * HTTP/1.1\r\nHost: x\r\n\r\n',
+    'absolute': b'GET http://h.example:81/p?q HTTP/1.1\r\nHost: other\r\n\r\n'
+                b'GET https://u@h/ HTTP/1.1\r\nHost: x\r\n\r\n',
+    'te_http10': b'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'te_gzip_chunked': b'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+    'cl_te': b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'cl_twice': b'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+    'singletons': b'GET / HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\nContent-Type: b\r\nHost: y\r\n\r\n',
+    'ows': b'GET / HTTP/1.1\r\nHost:x\r\nX-A: \t a \t\r\nX-B:\r\nCookie: a=1\r\ncookie: b=2\r\n\r\n',
+    'spaces': b'GET  / HTTP/1.1\r\nHost: x\r\n\r\nGET /  HTTP/1.1\r\n\r\n',
+    'methods': b'FOO / HTTP/1.1\r\nHost: x\r\n\r\nM-SEARCH / HTTP/1.1\r\nHost: x\r\n\r\n',
+    'upgrade': b'GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n\r\n',
+    'leading_crlf': b'\r\n\r\nGET / HTTP/1.1\r\nHost: [::1]:8\r\nConnection: keep-alive\r\n\r\n',
+    # What the fuzzer found, kept as seeds: no version and an absolute-form
+    # target without a path; a bare CR llhttp skipped before its own error;
+    # spaces before a target llhttp refused mid-span.
+    'found_no_version': b'GET http://h.ex)ampl\r\n\r\n',
+    'found_bare_cr_first': b'\r\r\n%) \n',
+    'found_spaces': b'POST   H\xa0',
 }
 
 # respond in on_request / on_body_end / after feed; whole, 1-byte and 7-byte pieces

@@ -15,7 +15,8 @@ root=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 if [ ! -f "$build/build.ninja" ]; then
-    CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Dtests=false || exit 1
+    # CC too: llhttp is C, instrumented like the codecs around it.
+    CC=clang CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Dtests=false || exit 1
 fi
 
 status=0

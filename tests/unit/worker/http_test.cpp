@@ -166,14 +166,15 @@ TEST(Http, LimitsGive413And431And414)
     {
         auto codec = make_http_codec(limits());
         Recorder rec;
-        ParseResult r = codec->feed("POST / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", rec);
+        ParseResult r = codec->feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", rec);
         EXPECT_EQ(r.error_status, 413);
         EXPECT_TRUE(rec.requests.empty());  // refused before the app runs
     }
     {
         auto codec = make_http_codec(limits());
         Recorder rec;
-        std::string chunked = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" + std::string(1001, 'x');
+        std::string chunked =
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" + std::string(1001, 'x');
         ParseResult r = codec->feed(chunked, rec);
         EXPECT_EQ(r.error_status, 413);
     }
@@ -189,6 +190,78 @@ TEST(Http, LimitsGive413And431And414)
         ParseResult r = codec->feed("GET /" + std::string(5000, 'a') + " HTTP/1.1\r\n\r\n", rec);
         EXPECT_EQ(r.error_status, 414);
     }
+}
+
+// Issue 9, defect 5: every header was compared with every earlier one, so
+// ~13 000 tiny fields (within max_header_size) cost a second of CPU. The
+// count is capped (431) and the codec stops at the cap, not at the end.
+TEST(Http, ThousandsOfTinyHeadersAre431AndParsingStopsAtTheCap)
+{
+    CodecLimits l;  // default: 100 fields
+    l.max_header_size = 80 * 1024;
+    // 13 000 distinct three-letter names ("a0b:"), six bytes a line.
+    static constexpr char kAlnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";
+    for (int i = 0; i < 13000; ++i)
+        head += std::string{kAlnum[i % 36], kAlnum[i / 36 % 36], kAlnum[i / 1296 % 36]} + ":\r\n";
+    head += "\r\n";
+    ASSERT_LT(head.size(), l.max_header_size);
+    auto codec = make_http_codec(l);
+    Recorder rec;
+    ParseResult r = codec->feed(head, rec);
+    EXPECT_EQ(r.status, ParseStatus::error);
+    EXPECT_EQ(r.error_status, 431);
+    EXPECT_TRUE(rec.requests.empty());
+    EXPECT_LT(r.consumed, 1000u) << "the codec went on past the cap";
+}
+
+TEST(Http, HundredHeaderFieldsAreAcceptedAHundredAndOneAre431)
+{
+    auto fields = [](int n) {
+        std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";
+        for (int i = 1; i < n; ++i)
+            head += "X-" + std::to_string(i) + ": v\r\n";
+        return head + "\r\n";
+    };
+    CodecLimits l;
+    l.max_header_count = 100;
+    for (size_t step : {size_t(1), size_t(1) << 20}) {
+        {
+            auto codec = make_http_codec(l);
+            Recorder rec;
+            ParseResult r = feed_all(*codec, fields(100), rec, step);
+            EXPECT_NE(r.status, ParseStatus::error) << r.error;
+            ASSERT_EQ(rec.requests.size(), 1u);
+            EXPECT_EQ(rec.requests[0].param("HTTP_X_99"), "v");
+        }
+        {
+            auto codec = make_http_codec(l);
+            Recorder rec;
+            ParseResult r = feed_all(*codec, fields(101), rec, step);
+            EXPECT_EQ(r.status, ParseStatus::error);
+            EXPECT_EQ(r.error_status, 431);
+            EXPECT_TRUE(rec.requests.empty());
+        }
+    }
+}
+
+TEST(Http, RepeatedHeadersStillJoinInOrder)
+{
+    auto codec = make_http_codec(limits());
+    Recorder rec;
+    codec->feed("GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\nX-A: 1\r\nCookie: c=1\r\naccept: b\r\nX-B: 2\r\n"
+                "Cookie: d=2\r\nACCEPT: c\r\nCOOKIE: e=3\r\n\r\n",
+                rec);
+    ASSERT_EQ(rec.requests.size(), 1u);
+    const Request& q = rec.requests[0];
+    EXPECT_EQ(q.param("HTTP_ACCEPT"), "a, b, c");
+    EXPECT_EQ(q.param("HTTP_COOKIE"), "c=1; d=2; e=3");
+    EXPECT_EQ(q.param("HTTP_X_A"), "1");
+    EXPECT_EQ(q.param("HTTP_X_B"), "2");
+    size_t accepts = 0;
+    for (const auto& [k, v] : q.params)
+        accepts += k == "HTTP_ACCEPT";
+    EXPECT_EQ(accepts, 1u);
 }
 
 TEST(Http, ExpectContinueIsAnswered)
@@ -303,6 +376,43 @@ TEST(Http, ErrorResponseIsCompleteAndCloses)
     EXPECT_NE(s.find("Connection: close\r\n"), std::string::npos);
     EXPECT_NE(s.find("Content-Length: 22\r\n"), std::string::npos);
     EXPECT_FALSE(codec->keep_alive());
+}
+
+// Issue 9, defect 10: write_error took its body/no-body choice from the last
+// HEAD seen, even when the request it answers is another one.
+TEST(Http, ErrorAfterAHeadRequestHasItsBody)
+{
+    auto codec = make_http_codec(limits());
+    Recorder rec;
+    ParseResult r = codec->feed("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", rec);
+    ASSERT_EQ(r.status, ParseStatus::paused);
+    Output out;
+    codec->write_head(ResponseHead{200, "200 OK", nullptr, 0}, out);
+    codec->write_end(out);
+    codec->resume();
+    r = codec->feed("GET / HTTP/1.1\r\nHost h\r\n\r\n", rec);
+    ASSERT_EQ(r.status, ParseStatus::error);
+    Output error;
+    codec->write_error(r.error_status, error);
+    std::string s = error.str();
+    EXPECT_TRUE(s.ends_with("\r\n\r\n400 Bad Request\n")) << s;
+}
+
+// A HEAD request's answer has no content (RFC 9110 §9.3.2), an error too,
+// once the method is known.
+TEST(Http, ErrorToAHeadRequestHasNoBody)
+{
+    for (const char* bad : {"HEAD / HTTP/1.1\r\nHost h\r\n\r\n", "HEAD / HTTP/1.1\r\nContent-Length: 1001\r\n\r\n"}) {
+        auto codec = make_http_codec(limits());
+        Recorder rec;
+        ParseResult r = codec->feed(bad, rec);
+        ASSERT_EQ(r.status, ParseStatus::error) << bad;
+        Output error;
+        codec->write_error(r.error_status, error);
+        std::string s = error.str();
+        EXPECT_TRUE(s.ends_with("\r\n\r\n")) << s;
+        EXPECT_NE(s.find("Content-Length: "), std::string::npos) << s;
+    }
 }
 
 } // namespace
