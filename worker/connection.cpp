@@ -525,6 +525,9 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     body_.clear();
     body_pos_ = 0;
     headers_.clear();
+    // The next exchange starts with nothing sent: an error in its head is
+    // answered (a head sent for this one must not silence it).
+    started_ = head_sent_ = false;
     release_if_large(body_);
     if (parsed_ == in_.size()) {
         in_.clear();
