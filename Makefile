@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTIONS ?=
 
-.PHONY: run test deps build bench fuzz clean
+.PHONY: run test test-asan test-tsan deps build bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,13 @@ run: build
 test: build
 	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration; \
 	status=$$?; /usr/bin/python3 scripts/test-summary.py $(BUILD); exit $$status
+
+# The same suites on sanitizer builds (CI runs both); they fail on any report.
+test-asan: deps
+	scripts/sanitized-tests.sh asan
+
+test-tsan: deps
+	scripts/sanitized-tests.sh tsan
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)

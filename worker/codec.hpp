@@ -106,10 +106,28 @@ public:
     virtual void refuse_keep_alive() {}
     /// True while the body can go out raw with sendfile(2) (identity framing).
     virtual bool raw_body() const { return false; }
+    // What the connection and the worker loop ask of the protocol, instead of
+    // testing its name.
+
     /// Can a request head that timed out be answered (408)? Only where the
-    /// codec can frame an answer without a complete head: HTTP. A web
+    /// codec can frame an answer without a complete head (HTTP): a web
     /// server's FastCGI or SCGI head arrives whole or not at all.
-    virtual bool answers_head_timeout() const { return protocol() == Protocol::http; }
+    virtual bool answers_head_timeout() const { return false; }
+    /// Must the connection take in what the peer sends while the response
+    /// streams (FastCGI: FCGI_ABORT_REQUEST, a BEGIN_REQUEST to refuse now)?
+    virtual bool reads_while_responding() const { return false; }
+    /// May the connection go on after a body the app left unread, without
+    /// reading it? (FastCGI: the codec drops an ended request's late
+    /// FCGI_STDIN itself, and reading here could swallow the next
+    /// BEGIN_REQUEST.) Elsewhere an unread body means closing.
+    virtual bool stays_in_step_without_body() const { return false; }
+    /// May a file body go out with sendfile(2) when raw_body() holds?
+    virtual bool can_send_files() const { return false; }
+    /// Does the peer own this kept connection, so that closing it after a
+    /// response could lose the request it sends next (a web server's pool,
+    /// FastCGI FCGI_KEEP_CONN)? A stopping worker hands such a connection
+    /// over instead of closing it.
+    virtual bool peer_owns_connection() const { return false; }
     /// A complete answer for a request that failed before the app ran
     /// (400, 413, 431, 500...). Ends the response; the connection closes after.
     virtual void write_error(int status, Output& out) = 0;

@@ -1,27 +1,28 @@
 #include "worker/connection.hpp"
 
-#include <poll.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
-#include <vector>
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
+#include "worker/access_line.hpp"
 
 namespace drover {
 
 namespace {
 
-constexpr size_t kReadSize = 64 * 1024;
 /// A connection keeps at most this much buffer capacity between requests;
 /// a large request's buffers are released when it ends.
 constexpr size_t kKeptCapacity = 16 * 1024;
+/// The longest a lingering close goes on, whatever the client keeps sending.
+constexpr uint64_t kLingerNs = 5'000'000'000ULL;
+/// Copying a file through the codec (chunked framing, no sendfile): this much
+/// at a time.
+constexpr size_t kFileCopyChunk = 64 * 1024;
 
 uint64_t seconds_ns(double s) { return static_cast<uint64_t>(s * 1e9); }
 
@@ -30,49 +31,39 @@ void release_if_large(std::string& buffer)
     if (buffer.capacity() > kKeptCapacity)
         std::string().swap(buffer);
 }
-/// The longest a lingering close goes on, whatever the client keeps sending.
-constexpr uint64_t kLingerNs = 5'000'000'000ULL;
 
-/// Access log fields are quoted; a quote or control byte in them would let a
-/// client forge log lines.
-void append_escaped(std::string& out, std::string_view s)
-{
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out.append(buf);
-        } else {
-            out.push_back(static_cast<char>(c));
-        }
-    }
-}
+bool would_block(const SysError& e) { return e.err == EAGAIN || e.err == EWOULDBLOCK; }
 
 } // namespace
 
 Connection::Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer, const AppSettings& app)
-    : fd_(std::move(fd)), codec_(std::move(codec)), peer_(std::move(peer)), app_(app),
+    : socket_(std::move(fd)), codec_(std::move(codec)), peer_(std::move(peer)), app_(app),
       head_deadline_ns_(monotonic_ns() + seconds_ns(app.header_timeout))
 {
 }
 
-// ---------------------------------------------------------------- parsing
+// ---------------------------------------------------------------- waiting for a request
 
-ssize_t Connection::receive(int flags)
+bool Connection::receive_now(int flags)
 {
-    // Into the stack first: the connection's buffer grows by what arrived,
-    // never by a whole read size (a slow or silent client pins nothing, and
-    // nothing is zero-filled per read).
-    char chunk[kReadSize];
-    for (;;) {
-        ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, flags);
-        if (n > 0)
-            in_.append(chunk, static_cast<size_t>(n));
-        if (n == 0)
-            peer_closed_ = true;
-        if (n >= 0 || errno != EINTR)
-            return n;
+    bool awaiting = phase_ == Phase::awaiting;
+    Result<size_t> n = socket_.receive(in_, flags);
+    if (!n) {
+        if (would_block(n.error()))
+            return true;
+        log_debug(n.error().message());
+        return false;
     }
+    if (*n == 0) {
+        peer_closed_ = true;
+    } else if (awaiting) {
+        // The first bytes of a request: on a kept connection its head's
+        // clock starts now (a new one's started at accept).
+        phase_ = Phase::receiving;
+        if (served_ > 0)
+            head_deadline_ns_ = monotonic_ns() + seconds_ns(app_.header_timeout);
+    }
+    return true;
 }
 
 double Connection::seconds_to_wait() const
@@ -87,23 +78,21 @@ void Connection::time_out_head()
 {
     log_info(protocol_name(codec_->protocol()), " request head from ", peer_.remote_addr.empty() ? "-" : peer_.remote_addr,
              " not complete within header_timeout (", app_.header_timeout, " s)");
-    if (mid_request_ && !head_sent_ && codec_->answers_head_timeout()) {
+    bool partial = phase_ == Phase::receiving;
+    if (partial && !response_.head_sent && codec_->answers_head_timeout()) {
         Output out;
         codec_->write_error(408, out);
         flush(out);
     }
-    unread_input_ = mid_request_;
+    unread_input_ = partial;
 }
 
 Connection::Next Connection::on_readable()
 {
     // One read, then parse: a large body streams through the codec in
-    // kReadSize steps rather than piling up here first.
-    ssize_t n = receive(0);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-        log_debug("recv() from client failed: ", std::strerror(errno));
+    // read-sized steps rather than piling up here first.
+    if (!receive_now(0))
         return Next::close;
-    }
     Next next = parse();
     if (next == Next::wait && peer_closed_)
         return Next::close;
@@ -112,7 +101,7 @@ Connection::Next Connection::on_readable()
 
 Connection::Next Connection::parse()
 {
-    if (pending_)
+    if (phase_ == Phase::ready)
         return Next::serve;
     if (parsed_ < in_.size()) {
         ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
@@ -120,57 +109,51 @@ Connection::Next Connection::parse()
         if (r.status == ParseStatus::error) {
             unread_input_ = true;
             log_info(protocol_name(codec_->protocol()), " request from ", peer_.remote_addr, " rejected: ", r.error);
-            if (r.error_status != 0 && !head_sent_) {
+            if (r.error_status != 0 && !response_.head_sent) {
                 Output out;
                 codec_->write_error(r.error_status, out);
                 flush(out);
             }
             return Next::close;
         }
-        if (!pending_ && r.consumed > 0 && !mid_request_) {
-            mid_request_ = true;
-            // A kept connection's next request: its head's clock starts now.
-            if (served_ > 0)
-                head_deadline_ns_ = monotonic_ns() + seconds_ns(app_.header_timeout);
-        }
     }
+    compact_input();
+    if (response_.client_gone)
+        return Next::close;
+    return phase_ == Phase::ready ? Next::serve : Next::wait;
+}
+
+void Connection::compact_input()
+{
     if (parsed_ == in_.size()) {
         in_.clear();
         parsed_ = 0;
     }
-    if (client_gone_)
-        return Next::close;
-    return pending_ ? Next::serve : Next::wait;
 }
 
 void Connection::on_request(Request&& request)
 {
     pending_ = std::move(request);
-    mid_request_ = false;
-    body_.clear();
-    body_pos_ = 0;
-    body_end_ = false;
-    aborted_ = false;
-    body_bytes_ = 0;
-    body_error_.clear();
+    phase_ = Phase::ready;
+    body_ = Body{};
 }
 
 void Connection::on_body(std::string_view chunk)
 {
-    if (body_pos_ == body_.size()) {
-        body_.clear();
-        body_pos_ = 0;
+    if (body_.pos == body_.buffer.size()) {
+        body_.buffer.clear();
+        body_.pos = 0;
     }
-    body_.append(chunk);
-    body_bytes_ += chunk.size();
+    body_.buffer.append(chunk);
+    body_.bytes += chunk.size();
 }
 
-void Connection::on_body_end() { body_end_ = true; }
+void Connection::on_body_end() { body_.ended = true; }
 
 void Connection::on_abort()
 {
-    aborted_ = true;
-    body_error_ = "request aborted by the frontend";
+    body_.aborted = true;
+    body_.error = "request aborted by the frontend";
 }
 
 void Connection::on_reply(std::string_view bytes)
@@ -180,117 +163,58 @@ void Connection::on_reply(std::string_view bytes)
     flush(out);
 }
 
-// ---------------------------------------------------------------- I/O
+// ---------------------------------------------------------------- I/O during a request
 
-bool Connection::wait_for(short events)
+bool Connection::receive_blocking()
 {
-    struct pollfd p = {fd_.get(), events, 0};
-    int timeout_ms = app_.io_timeout > 0 ? static_cast<int>(std::min(app_.io_timeout * 1000.0, double(INT_MAX))) : -1;
-    for (;;) {
-        int n = ::poll(&p, 1, timeout_ms);
-        if (n > 0)
-            return true;
-        if (n == 0) {
-            errno = ETIMEDOUT;
-            return false;
-        }
-        if (errno != EINTR)
-            return false;
-    }
-}
-
-bool Connection::read_blocking()
-{
-    for (;;) {
-        ssize_t n = receive(0);
-        if (n > 0)
-            return true;
-        if (n == 0) {
-            errno = ECONNRESET;
-            return false;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return false;
-        if (!wait_for(POLLIN))
-            return false;
-    }
+    Result<size_t> n = socket_.receive_waiting(in_, app_.io_timeout);
+    if (n && *n > 0)
+        return true;
+    if (n)
+        peer_closed_ = true;
+    body_.error = (!n && n.error().err == ETIMEDOUT) ? "timed out reading the request body"
+                                                     : "client closed the connection during the request body";
+    return false;
 }
 
 bool Connection::flush(Output& out, bool more_follows)
 {
-    if (client_gone_)
+    if (response_.client_gone)
         return false;
-    std::vector<struct iovec> iov = out.iovecs();
-    size_t first = 0;
-    while (first < iov.size()) {
-        struct msghdr msg = {};
-        msg.msg_iov = iov.data() + first;
-        msg.msg_iovlen = std::min<size_t>(iov.size() - first, IOV_MAX);
-        ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | (more_follows ? MSG_MORE : 0));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(POLLOUT))
-                continue;
-            log_debug("send() to client failed: ", std::strerror(errno));
-            client_gone_ = true;
-            out.clear();
-            return false;
-        }
-        size_t left = static_cast<size_t>(n);
-        while (first < iov.size() && left >= iov[first].iov_len) {
-            left -= iov[first].iov_len;
-            ++first;
-        }
-        if (left > 0) {
-            iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-            iov[first].iov_len -= left;
-        }
-    }
+    Result<void> sent = socket_.send_all(out, more_follows, app_.io_timeout);
     out.clear();
+    if (!sent) {
+        log_debug(sent.error().message());
+        response_.client_gone = true;
+        return false;
+    }
     return true;
 }
 
 void Connection::begin_linger()
 {
-    lingering_ = true;
+    phase_ = Phase::lingering;
     linger_until_ns_ = monotonic_ns() + kLingerNs;
-    ::shutdown(fd_.get(), SHUT_WR);
+    socket_.shutdown_write();
 }
 
-bool Connection::discard_input()
-{
-    if (monotonic_ns() > linger_until_ns_)
-        return false;
-    char sink[16384];
-    for (;;) {
-        ssize_t n = ::recv(fd_.get(), sink, sizeof sink, 0);
-        if (n > 0)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    }
-}
+bool Connection::discard_input() { return monotonic_ns() <= linger_until_ns_ && socket_.discard_input(); }
 
 // ---------------------------------------------------------------- BodySource
 
 ssize_t Connection::read(char* buffer, size_t size)
 {
     std::lock_guard<std::mutex> lock(io_mutex_);
-    while (body_pos_ == body_.size()) {
-        body_.clear();
-        body_pos_ = 0;
-        if (aborted_)
+    while (body_.pos == body_.buffer.size()) {
+        body_.buffer.clear();
+        body_.pos = 0;
+        if (body_.aborted)
             return -1;
-        if (body_end_)
+        if (body_.ended)
             return 0;
         if (parsed_ == in_.size()) {
-            in_.clear();
-            parsed_ = 0;
-            if (!read_blocking()) {
-                body_error_ = errno == ETIMEDOUT ? "timed out reading the request body"
-                                                 : "client closed the connection during the request body";
+            compact_input();
+            if (!receive_blocking()) {
                 broken_ = true;
                 return -1;
             }
@@ -298,7 +222,7 @@ ssize_t Connection::read(char* buffer, size_t size)
         ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
         parsed_ += r.consumed;
         if (r.status == ParseStatus::error) {
-            body_error_ = r.error_status == 413 ? std::string(kBodyTooLarge) : r.error;
+            body_.error = r.error_status == 413 ? std::string(kBodyTooLarge) : r.error;
             broken_ = true;
             // The answer the app (or the bridge) gives now is the last one
             // on this connection: its head should say so.
@@ -306,22 +230,19 @@ ssize_t Connection::read(char* buffer, size_t size)
             return -1;
         }
     }
-    size_t n = std::min(size, body_.size() - body_pos_);
-    std::memcpy(buffer, body_.data() + body_pos_, n);
-    body_pos_ += n;
+    size_t n = std::min(size, body_.buffer.size() - body_.pos);
+    std::memcpy(buffer, body_.buffer.data() + body_.pos, n);
+    body_.pos += n;
     return static_cast<ssize_t>(n);
 }
 
-bool Connection::finish_body()
+bool Connection::body_dealt_with() const
 {
-    if (body_end_ && body_pos_ == body_.size())
+    if (body_.ended && body_.pos == body_.buffer.size())
         return true;
-    // HTTP and SCGI close instead of reading what the app ignored. FastCGI
-    // stays in step without reading here: once the response has ended the
-    // codec drops the late FCGI_STDIN of that request id by itself, and
-    // draining here would hang, since the codec raises no on_body_end for an
-    // ended request, and could swallow the next BEGIN_REQUEST into this one.
-    return codec_->protocol() == Protocol::fastcgi && !broken_ && !aborted_;
+    // A body the app ignored: only a codec that stays in step by itself may
+    // go on without reading it; the others close (draining could hang).
+    return codec_->stays_in_step_without_body() && !broken_ && !body_.aborted;
 }
 
 // ---------------------------------------------------------------- ResponseWriter
@@ -329,38 +250,43 @@ bool Connection::finish_body()
 void Connection::start(int status, std::string_view status_line, const HeaderList& headers, int64_t content_length)
 {
     std::lock_guard<std::mutex> lock(io_mutex_);
-    status_ = status;
-    status_line_.assign(status_line);
-    headers_ = headers;
-    content_length_ = content_length;
-    started_ = true;
+    response_.status = status;
+    response_.status_line.assign(status_line);
+    response_.headers = headers;
+    response_.content_length = content_length;
+    response_.started = true;
 }
 
 bool Connection::write_head_if_needed(Output& out)
 {
-    if (head_sent_)
+    if (response_.head_sent)
         return true;
-    if (!started_)
+    if (!response_.started)
         return false;
     ResponseHead head;
-    head.status = status_;
-    head.status_line = status_line_;
-    head.headers = &headers_;
-    head.content_length = content_length_;
+    head.status = response_.status;
+    head.status_line = response_.status_line;
+    head.headers = &response_.headers;
+    head.content_length = response_.content_length;
     codec_->write_head(head, out);
-    head_sent_ = true;
+    response_.head_sent = true;
     return true;
 }
 
-bool Connection::read_frontend_records()
+bool Connection::read_peer_records()
 {
-    // While the app writes nothing else reads the socket, but a FastCGI web
-    // server may send FCGI_ABORT_REQUEST, or a BEGIN_REQUEST that must be
-    // refused with FCGI_CANT_MPX_CONN now: take what has arrived, without
-    // waiting. The codec never pauses, so this cannot start another request.
+    // While the app writes nothing else reads the socket, but the peer may
+    // have sent what must be acted on now (FastCGI: FCGI_ABORT_REQUEST, a
+    // BEGIN_REQUEST to refuse with FCGI_CANT_MPX_CONN): take what has
+    // arrived, without waiting. The codec never pauses here, so this cannot
+    // start another request.
     if (!broken_ && !peer_closed_) {
-        while (receive(MSG_DONTWAIT) == static_cast<ssize_t>(kReadSize)) {
-        }
+        size_t before;
+        do {
+            before = in_.size();
+            if (!receive_now(MSG_DONTWAIT))
+                break;
+        } while (in_.size() > before && !peer_closed_);
         if (parsed_ < in_.size()) {
             ParseResult r = codec_->feed(std::string_view(in_).substr(parsed_), *this);
             parsed_ += r.consumed;
@@ -370,7 +296,7 @@ bool Connection::read_frontend_records()
             }
         }
     }
-    return !aborted_;
+    return !body_.aborted;
 }
 
 bool Connection::write(std::string_view data)
@@ -381,23 +307,23 @@ bool Connection::write(std::string_view data)
 
 bool Connection::write_locked(std::string_view data)
 {
-    if (client_gone_ || aborted_)
+    if (response_.client_gone || body_.aborted)
         return false;
-    // Between the chunks of a streamed FastCGI response (not before the
-    // first: a one-write response gains nothing from an extra recv()).
-    if (codec_->protocol() == Protocol::fastcgi && head_sent_ && !read_frontend_records())
+    // Between the chunks of a streamed response (not before the first: a
+    // one-write response gains nothing from an extra recv()).
+    if (codec_->reads_while_responding() && response_.head_sent && !read_peer_records())
         return false;
     Output out;
     write_head_if_needed(out);
     codec_->write_body(data, out);
-    response_bytes_ += data.size();
+    response_.bytes += data.size();
     return flush(out);
 }
 
 bool Connection::sendfile(int fd, off_t offset, int64_t count)
 {
     std::lock_guard<std::mutex> lock(io_mutex_);
-    if (client_gone_ || aborted_)
+    if (response_.client_gone || body_.aborted)
         return false;
     Output out;
     write_head_if_needed(out);
@@ -406,12 +332,12 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
         // zero-copy path.
         if (pending_ && pending_->head)
             return flush(out);
-        char buf[65536];
         if (!flush(out))
             return false;
+        std::string chunk(kFileCopyChunk, '\0');
         while (count != 0) {
-            size_t want = count < 0 ? sizeof buf : std::min<size_t>(sizeof buf, static_cast<size_t>(count));
-            ssize_t n = ::pread(fd, buf, want, offset);
+            size_t want = count < 0 ? chunk.size() : std::min<size_t>(chunk.size(), static_cast<size_t>(count));
+            ssize_t n = ::pread(fd, chunk.data(), want, offset);
             if (n <= 0) {
                 if (count > 0)
                     return file_ended_early(count);
@@ -420,34 +346,22 @@ bool Connection::sendfile(int fd, off_t offset, int64_t count)
             offset += n;
             if (count > 0)
                 count -= n;
-            if (!write_locked(std::string_view(buf, static_cast<size_t>(n))))
+            if (!write_locked(std::string_view(chunk.data(), static_cast<size_t>(n))))
                 return false;
         }
         return true;
     }
     if (!flush(out, true))
         return false;
-    while (count != 0) {
-        size_t want = count < 0 ? (1u << 30) : static_cast<size_t>(std::min<int64_t>(count, 1 << 30));
-        ssize_t n = ::sendfile(fd_.get(), fd, &offset, want);
-        if (n > 0) {
-            response_bytes_ += static_cast<uint64_t>(n);
-            if (count > 0)
-                count -= n;
-            continue;
-        }
-        if (n == 0) {
-            if (count > 0)
-                return file_ended_early(count);
-            break;  // end of file
-        }
-        if (errno == EINTR)
-            continue;
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_for(POLLOUT))
-            continue;
-        client_gone_ = true;
+    Result<int64_t> sent = socket_.send_file(fd, offset, count, app_.io_timeout);
+    if (!sent) {
+        log_debug(sent.error().message());
+        response_.client_gone = true;
         return false;
     }
+    response_.bytes += static_cast<uint64_t>(*sent);
+    if (count > 0 && *sent < count)
+        return file_ended_early(count - *sent);
     return true;
 }
 
@@ -457,18 +371,18 @@ bool Connection::file_ended_early(int64_t missing)
     // body must not stay on a kept connection, where the client would read
     // the next response as its rest. The connection ends here.
     log_error("the file being sent is ", missing, " bytes shorter than announced; closing the connection");
-    client_gone_ = true;
+    response_.client_gone = true;
     return false;
 }
 
 bool Connection::finish()
 {
     std::lock_guard<std::mutex> lock(io_mutex_);
-    if (client_gone_)
+    if (response_.client_gone)
         return false;
     Output out;
-    if (!head_sent_ && content_length_ < 0)
-        content_length_ = 0;  // nothing was written: the length is known
+    if (!response_.head_sent && response_.content_length < 0)
+        response_.content_length = 0;  // nothing was written: the length is known
     write_head_if_needed(out);
     codec_->write_end(out);
     return flush(out);
@@ -479,6 +393,7 @@ bool Connection::finish()
 Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_alive_allowed)
 {
     Request& request = *pending_;
+    phase_ = Phase::serving;
     uint64_t start_ns = monotonic_ns();
     {
         std::string summary;
@@ -491,15 +406,10 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     }
     if (!keep_alive_allowed)
         codec_->refuse_keep_alive();
-
-    status_ = 0;
-    started_ = head_sent_ = false;
-    response_bytes_ = 0;
-    content_length_ = -1;
-    headers_.clear();
+    response_ = Response{};
 
     RequestOutcome outcome = bridge.handle(request, peer_, *this, *this);
-    if (aborted_) {
+    if (body_.aborted) {
         // FCGI_ABORT_REQUEST is answered with the request's FCGI_END_REQUEST,
         // sent once the app has let go of the request (its close() ran).
         Output out;
@@ -511,31 +421,29 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
     // keep_alive_allowed is false while the worker stops: HTTP said
     // "Connection: close" in the head; FastCGI and SCGI simply close after
     // the end of the response.
-    bool body_done = finish_body();
+    bool body_done = body_dealt_with();
     unread_input_ = !body_done || broken_;
     bool keep = keep_alive_allowed && body_done && !outcome.close_connection && !outcome.client_gone &&
-                !client_gone_ && !broken_ && !aborted_ && codec_->keep_alive();
+                !response_.client_gone && !broken_ && !body_.aborted && codec_->keep_alive();
     uint64_t duration_us = (monotonic_ns() - start_ns) / 1000;
-    slot.counters.record(request.protocol, outcome.status, duration_us, body_bytes_, outcome.response_bytes);
+    slot.counters.record(request.protocol, outcome.status, duration_us, body_.bytes, outcome.response_bytes);
     slot.end_request();
     if (AccessLog::enabled())
         log_access(outcome, duration_us);
 
-    pending_.reset();
-    body_.clear();
-    body_pos_ = 0;
-    headers_.clear();
     // The next exchange starts with nothing sent: an error in its head is
     // answered (a head sent for this one must not silence it).
-    started_ = head_sent_ = false;
-    release_if_large(body_);
-    if (parsed_ == in_.size()) {
-        in_.clear();
-        parsed_ = 0;
+    pending_.reset();
+    response_ = Response{};
+    body_ = Body{};
+    compact_input();
+    if (in_.empty())
         release_if_large(in_);
-    }
+    phase_ = in_.empty() ? Phase::awaiting : Phase::receiving;
     if (!keep)
         return Next::close;
+    if (phase_ == Phase::receiving)
+        head_deadline_ns_ = monotonic_ns() + seconds_ns(app_.header_timeout);
     codec_->resume();
     Next next = parse();
     if (next == Next::wait && peer_closed_)
@@ -545,37 +453,15 @@ Connection::Next Connection::serve(WsgiBridge& bridge, Slot& slot, bool keep_ali
 
 void Connection::log_access(const RequestOutcome& outcome, uint64_t duration_us)
 {
-    // remote - - [time] "METHOD URI PROTOCOL" status bytes "referer" "user-agent" duration_ms pid protocol
-    const Request& r = *pending_;
-    std::string line;
-    line.reserve(256);
-    append_escaped(line, peer_.remote_addr.empty() ? std::string_view("-") : peer_.remote_addr);
-    line.append(" - - [").append(format_timestamp(realtime_ns())).append("] \"");
-    append_escaped(line, r.param("REQUEST_METHOD"));
-    line.push_back(' ');
-    std::string_view uri = r.param("REQUEST_URI");
-    if (uri.empty()) {
-        append_escaped(line, r.param("SCRIPT_NAME"));
-        append_escaped(line, r.param("PATH_INFO"));
-        if (!r.param("QUERY_STRING").empty()) {
-            line.push_back('?');
-            append_escaped(line, r.param("QUERY_STRING"));
-        }
-    } else {
-        append_escaped(line, uri);
-    }
-    line.push_back(' ');
-    append_escaped(line, r.param("SERVER_PROTOCOL").empty() ? std::string_view("-") : r.param("SERVER_PROTOCOL"));
-    line.append("\" ").append(std::to_string(outcome.status)).push_back(' ');
-    line.append(std::to_string(outcome.response_bytes)).append(" \"");
-    append_escaped(line, r.param("HTTP_REFERER").empty() ? std::string_view("-") : r.param("HTTP_REFERER"));
-    line.append("\" \"");
-    append_escaped(line, r.param("HTTP_USER_AGENT").empty() ? std::string_view("-") : r.param("HTTP_USER_AGENT"));
-    char tail[96];
-    std::snprintf(tail, sizeof tail, "\" %.3f %ld %s\n", static_cast<double>(duration_us) / 1000.0,
-                  static_cast<long>(::getpid()), protocol_name(r.protocol));
-    line.append(tail);
-    AccessLog::write_line(line);
+    AccessRecord record;
+    record.request = &*pending_;
+    record.client = peer_.remote_addr;
+    record.status = outcome.status;
+    record.response_bytes = outcome.response_bytes;
+    record.duration_us = duration_us;
+    record.time_ns = realtime_ns();
+    record.worker_pid = ::getpid();
+    AccessLog::write_line(format_access_line(record));
 }
 
 } // namespace drover

@@ -1,7 +1,11 @@
-// One client connection of a worker: reads and parses without blocking while
-// the worker loop waits, then serves a complete request head with one
-// blocking application call (the worker runs one call at a time). During that
-// call it is the bridge's BodySource and ResponseWriter.
+// One client connection of a worker: the exchanges of requests and responses
+// on it. While the worker loop waits, it reads and parses without blocking;
+// a complete request head is then served with one blocking application call
+// (the worker runs one call at a time), during which the connection is the
+// bridge's BodySource and ResponseWriter.
+//
+// The socket is a ClientSocket (timed I/O, results not errno); the protocol
+// is a Codec, asked (never tested by name) what to do where protocols differ.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +15,7 @@
 #include <string>
 
 #include "ipc/slot.hpp"
-#include "base/unique_fd.hpp"
+#include "worker/client_socket.hpp"
 #include "worker/codec.hpp"
 #include "worker/python/bridge.hpp"
 
@@ -21,14 +25,24 @@ class Connection final : public RequestSink, public BodySource, public ResponseW
 public:
     Connection(UniqueFd fd, std::unique_ptr<Codec> codec, PeerInfo peer, const AppSettings& app);
 
-    int fd() const { return fd_.get(); }
-    Protocol protocol() const { return codec_->protocol(); }
+    /// Where the exchange on this connection stands.
+    enum class Phase {
+        awaiting,   ///< nothing of a request yet: new, or kept between requests
+        receiving,  ///< part of a request head has arrived
+        ready,      ///< a request head is complete: serve() it
+        serving,    ///< inside serve(): the application runs
+        lingering,  ///< closing: our side is shut, what the client sends is dropped
+    };
 
     enum class Next {
         wait,   ///< nothing complete yet (or idle between requests): wait for input
         serve,  ///< a request head is complete: call serve()
         close,  ///< done, or the peer went away, or the input was malformed
     };
+
+    int fd() const { return socket_.fd(); }
+    Phase phase() const { return phase_; }
+    const Codec& codec() const { return *codec_; }
 
     /// Loop side: reads what the socket has without blocking, and parses it.
     Next on_readable();
@@ -39,10 +53,10 @@ public:
     /// A kept connection between requests with nothing buffered: may be
     /// closed or handed over. A new connection still waiting for its first
     /// request is not idle: its client was promised an answer.
-    bool idle() const
-    {
-        return served_ > 0 && !lingering_ && !pending_ && parsed_ == in_.size() && !mid_request_;
-    }
+    bool idle() const { return phase_ == Phase::awaiting && served_ > 0 && parsed_ == in_.size(); }
+    /// A new connection that has sent nothing yet: it may go to another
+    /// worker (through the master), but its client was promised an answer.
+    bool fresh() const { return phase_ == Phase::awaiting && served_ == 0 && in_.empty(); }
 
     /// How long the loop waits for this connection's next bytes: keepalive
     /// when idle, else what is left of the request head's header_timeout.
@@ -51,20 +65,17 @@ public:
     /// bytes of it came (a silent client is closed without a word).
     void time_out_head();
 
-    /// A new connection that has sent nothing yet: it may go to another
-    /// worker (through the master), but its client was promised an answer.
-    bool fresh() const { return served_ == 0 && !lingering_ && !pending_ && in_.empty() && !mid_request_; }
-
     /// Closing now could reset the connection under a response the client
     /// has not read yet: it may still be sending a body drover did not read.
-    bool should_linger() const { return unread_input_ && !peer_closed_ && !lingering_; }
+    bool should_linger() const { return unread_input_ && !peer_closed_ && phase_ != Phase::lingering; }
     /// Lingering close, as nginx does: our side of the stream ends (the
     /// client sees the response and EOF), and what the client still sends is
     /// read and dropped until it stops or a timeout, so the kernel never
     /// answers it with a reset.
     void begin_linger();
-    bool lingering() const { return lingering_; }
-    /// Reads and drops what arrived; false once the client has closed.
+    bool lingering() const { return phase_ == Phase::lingering; }
+    /// Reads and drops what arrived; false once the client has closed or the
+    /// lingering time is over.
     bool discard_input();
 
     // RequestSink
@@ -76,41 +87,65 @@ public:
 
     // BodySource
     ssize_t read(char* buffer, size_t size) override;
-    const std::string& error() const override { return body_error_; }
+    const std::string& error() const override { return body_.error; }
     bool input_terminated() const override { return pending_ && pending_->content_length < 0; }
 
     // ResponseWriter
     void start(int status, std::string_view status_line, const HeaderList& headers, int64_t content_length) override;
     bool write(std::string_view data) override;
-    bool can_sendfile() const override { return codec_->protocol() == Protocol::http; }
+    bool can_sendfile() const override { return codec_->can_send_files(); }
     bool sendfile(int fd, off_t offset, int64_t count) override;
     bool finish() override;
-    bool head_sent() const override { return head_sent_; }
+    bool head_sent() const override { return response_.head_sent; }
 
 private:
+    /// The request body as the codec delivers it and the app reads it.
+    struct Body {
+        std::string buffer;  ///< parsed, not yet read by the app: [pos, size)
+        size_t pos = 0;
+        bool ended = false;
+        bool aborted = false;  ///< the frontend gave up on the request
+        uint64_t bytes = 0;
+        std::string error;
+    };
+    /// The response as the app gives it; its head goes out with the first
+    /// body bytes or at the end.
+    struct Response {
+        int status = 0;
+        std::string status_line;
+        HeaderList headers;
+        int64_t content_length = -1;
+        bool started = false;
+        bool head_sent = false;
+        bool client_gone = false;
+        uint64_t bytes = 0;
+    };
+
     /// Feeds unparsed input to the codec and says what follows.
     Next parse();
-    /// One recv() appended to the input (EINTR retried); recv's result.
-    ssize_t receive(int flags);
+    /// Appends what the socket has (one read) to in_: false on a failed read.
+    bool receive_now(int flags);
     /// Reads more input, waiting up to io_timeout (during a request).
-    bool read_blocking();
+    bool receive_blocking();
+    /// Drops the parsed prefix of in_.
+    void compact_input();
     bool write_head_if_needed(Output& out);
     /// Writes out completely, waiting up to io_timeout per stall.
     bool flush(Output& out, bool more_follows = false);
-    bool wait_for(short events);
-    /// FastCGI, while the app writes: takes in what the web server sent
-    /// without waiting (FCGI_ABORT_REQUEST, a BEGIN_REQUEST to refuse); false
-    /// once the request is aborted.
-    bool read_frontend_records();
+    /// While the response streams: takes in what the peer sent without
+    /// waiting (codec().reads_while_responding()); false once the request is
+    /// aborted.
+    bool read_peer_records();
+    /// After the app returned: is the body dealt with, so the connection
+    /// may carry on?
+    bool body_dealt_with() const;
     /// sendfile() found the end of the file `missing` bytes early.
     bool file_ended_early(int64_t missing);
     /// write() with io_mutex_ held.
     bool write_locked(std::string_view data);
-    /// After the app returned: drain an unread body if the protocol needs it.
-    bool finish_body();
     void log_access(const RequestOutcome& outcome, uint64_t duration_us);
 
-    UniqueFd fd_;
+    ClientSocket socket_;
     /// The app may read wsgi.input in one thread while another writes the
     /// response, both with the GIL released; both feed in_ and the codec
     /// (FastCGI reads the web server's records while it writes). One at a time.
@@ -119,37 +154,22 @@ private:
     PeerInfo peer_;
     const AppSettings& app_;
 
-    std::string in_;      // received bytes; [parsed_, size) not yet given to the codec
+    Phase phase_ = Phase::awaiting;
+    std::string in_;      ///< received bytes; [parsed_, size) not yet given to the codec
     size_t parsed_ = 0;
-    // The request head must be complete by then, however it trickles in:
-    // set at the connection's start and when the next request's first bytes
-    // arrive on a kept one.
+    /// The request head must be complete by then, however it trickles in:
+    /// set at the connection's start and when the next request's first bytes
+    /// arrive on a kept one.
     uint64_t head_deadline_ns_ = 0;
-    bool peer_closed_ = false;
-    bool mid_request_ = false;   // the codec has seen part of a request head
-    bool broken_ = false;        // parse error or I/O error: close after this request
-    uint64_t served_ = 0;        // requests answered on this connection
-    bool unread_input_ = false;  // closing with request bytes possibly still on the way
-    bool lingering_ = false;
-    uint64_t linger_until_ns_ = 0;  // however much the client sends, lingering ends then
+    uint64_t linger_until_ns_ = 0;  ///< however much the client sends, lingering ends then
+    bool peer_closed_ = false;      ///< the client's side of the stream has ended
+    bool broken_ = false;           ///< a parse or I/O error: close after this request
+    bool unread_input_ = false;     ///< closing with request bytes possibly still on the way
+    uint64_t served_ = 0;           ///< requests answered on this connection
 
     std::optional<Request> pending_;
-    std::string body_;    // body bytes parsed but not yet read by the app; [body_pos_, size)
-    size_t body_pos_ = 0;
-    bool body_end_ = false;
-    bool aborted_ = false;
-    uint64_t body_bytes_ = 0;
-    std::string body_error_;
-
-    // the response in progress
-    int status_ = 0;
-    std::string status_line_;
-    HeaderList headers_;
-    int64_t content_length_ = -1;
-    bool started_ = false;
-    bool head_sent_ = false;
-    bool client_gone_ = false;
-    uint64_t response_bytes_ = 0;
+    Body body_;
+    Response response_;
 };
 
 } // namespace drover

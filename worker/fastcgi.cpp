@@ -180,6 +180,9 @@ public:
     void write_body(std::string_view data, Output& out) override;
     void write_end(Output& out) override;
     bool keep_alive() const override { return keep_conn_; }
+    bool reads_while_responding() const override { return true; }
+    bool stays_in_step_without_body() const override { return true; }
+    bool peer_owns_connection() const override { return true; }
     void write_error(int status, Output& out) override;
 
 private:

@@ -27,6 +27,8 @@ public:
     void write_end(Output& out) override { framer_.write_end(out); }
     bool keep_alive() const override { return parser_.exchange().keep_alive; }
     bool raw_body() const override { return framer_.raw_body(); }
+    bool answers_head_timeout() const override { return true; }
+    bool can_send_files() const override { return true; }
     void write_error(int status, Output& out) override { framer_.write_error(status, parser_.exchange(), out); }
 
 private:

@@ -402,7 +402,7 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
         // server, which may reuse it the moment FCGI_END_REQUEST arrives:
         // closing it then would lose that request, so it is handed over.
         bool stopping = stopping_ != Stopping::no;
-        bool keep_alive = spec_.app.keepalive > 0 && (!stopping || c.protocol() == Protocol::fastcgi);
+        bool keep_alive = spec_.app.keepalive > 0 && (!stopping || c.codec().peer_owns_connection());
         next = c.serve(*bridge_, slot_, keep_alive);
         slot_.set_state(stopping ? WorkerState::stopping : WorkerState::idle);
     }

@@ -51,6 +51,23 @@ std::string read_available(int fd, int timeout_ms)
     }
 }
 
+/// Reads until `done(what was read)` or `timeout_ms` without a byte.
+std::string read_until(int fd, const std::function<bool(const std::string&)>& done, int timeout_ms)
+{
+    std::string out;
+    char buf[65536];
+    while (!done(out)) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
 class ConnectionTest : public ::testing::Test {
 protected:
     ConnectionTest() : scoreboard_(1)
@@ -181,7 +198,13 @@ TEST_F(ConnectionTest, FastcgiBodyReadAndResponseWriteFromTwoThreadsAreSerialise
         send(record(fcgi::kStdin, 1, ""));
     });
     std::string response;
-    std::thread reader([this, &response] { response = read_available(client_.get(), 3000); });
+    // The body trickles in for a while after the last write: read on until
+    // the FCGI_END_REQUEST record (its type byte follows the version byte).
+    std::thread reader([this, &response] {
+        response = read_until(
+            client_.get(), [](const std::string& got) { return got.find("\x01\x03\x00\x01", 0) != std::string::npos; },
+            5000);
+    });
     while (c.on_readable() == Connection::Next::wait) {
         struct pollfd p = {c.fd(), POLLIN, 0};
         ASSERT_GT(::poll(&p, 1, 3000), 0);
@@ -260,6 +283,67 @@ TEST_F(ConnectionTest, AFileShorterThanItsSizeClosesTheConnection)
         EXPECT_EQ(c.serve(bridge_, slot(), true), Connection::Next::close) << raw;
         EXPECT_FALSE(sent) << raw;
     }
+}
+
+} // namespace
+} // namespace drover
+
+namespace drover {
+namespace {
+
+TEST_F(ConnectionTest, ThePhaseFollowsTheExchange)
+{
+    Connection c = make(make_http_codec(app_.limits));
+    EXPECT_EQ(c.phase(), Connection::Phase::awaiting);
+    EXPECT_TRUE(c.fresh());
+    EXPECT_FALSE(c.idle());
+    send("GET / HTTP/1.1\r\n");
+    EXPECT_EQ(c.on_readable(), Connection::Next::wait);
+    EXPECT_EQ(c.phase(), Connection::Phase::receiving);
+    EXPECT_FALSE(c.fresh());
+    EXPECT_LE(c.seconds_to_wait(), app_.header_timeout);
+    send("Host: a\r\n\r\n");
+    EXPECT_EQ(c.on_readable(), Connection::Next::serve);
+    EXPECT_EQ(c.phase(), Connection::Phase::ready);
+    Connection::Phase during = Connection::Phase::awaiting;
+    bridge_.app = [&](const Request&, BodySource&, ResponseWriter& w) {
+        during = c.phase();
+        return answer(w, "x");
+    };
+    EXPECT_EQ(c.serve(bridge_, slot(), true), Connection::Next::wait);
+    EXPECT_EQ(during, Connection::Phase::serving);
+    EXPECT_EQ(c.phase(), Connection::Phase::awaiting);
+    EXPECT_TRUE(c.idle());
+    EXPECT_DOUBLE_EQ(c.seconds_to_wait(), app_.keepalive);
+}
+
+TEST_F(ConnectionTest, AnUnreadBodyEndsTheConnectionWithALingeringClose)
+{
+    Connection c = make(make_http_codec(app_.limits));
+    send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n0123");
+    ASSERT_EQ(c.on_readable(), Connection::Next::serve);
+    bridge_.app = [](const Request&, BodySource&, ResponseWriter& w) { return answer(w, "early"); };
+    EXPECT_EQ(c.serve(bridge_, slot(), true), Connection::Next::close);
+    EXPECT_TRUE(c.should_linger());
+    c.begin_linger();
+    EXPECT_EQ(c.phase(), Connection::Phase::lingering);
+    send(std::string(1000, 'x'));
+    EXPECT_TRUE(c.discard_input());  // still sending: keep dropping
+    client_.reset();
+    EXPECT_FALSE(c.discard_input());  // the client closed: done
+}
+
+TEST_F(ConnectionTest, OnlyFastcgiStaysInStepWithAnUnreadBody)
+{
+    Connection c = make(make_fastcgi_codec(app_.limits, 1));
+    send(begin(1) + params(1, nv("REQUEST_METHOD", "POST") + nv("CONTENT_LENGTH", "10")) + record(fcgi::kStdin, 1, "01234"));
+    Connection::Next next;
+    while ((next = c.on_readable()) == Connection::Next::wait) {
+    }
+    ASSERT_EQ(next, Connection::Next::serve);
+    bridge_.app = [](const Request&, BodySource&, ResponseWriter& w) { return answer(w, "early"); };
+    EXPECT_EQ(c.serve(bridge_, slot(), true), Connection::Next::wait);
+    EXPECT_FALSE(c.should_linger());
 }
 
 } // namespace
