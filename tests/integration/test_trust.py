@@ -44,24 +44,36 @@ def log_time(line):
 
 # ---------------------------------------------------------------- defect 1
 
-def test_sigterm_with_silent_clients_answers_all_and_exits_0(sup):
+def test_sigterm_with_silent_clients_answers_all_and_exits_0(start_drover, tmp_path):
     """Silent clients are accepted by idle workers (fresh connections). A
     worker about to call the app hands the fresh connections it holds to the
     master; after SIGTERM the park used to event_del() a null event for them
-    and the master died with everything unanswered."""
-    d = sup(ready=1, workers=1)  # it accepts every silent connection
+    and the master died with everything unanswered. (A unix listener: TCP ones
+    defer accept() until a request arrives, so no worker holds a silent TCP
+    client.)"""
+    sock = str(tmp_path / "http.sock")
+    cfg = tmp_path / "drover.toml"
+    cfg.write_text(config_text(0, workers=1, bind="unix:" + sock))
+    d = start_drover("-c", str(cfg), workers=1)  # the one worker accepts every silent connection
+
+    def connect():
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(30)
+        s.connect(sock)
+        return s
+
     workers = d.live_worker_pids()
     before = sum(open_fds(p) for p in workers)
     silent, late = [], []
     try:
         for _ in range(10):
-            silent.append(socket.create_connection(("127.0.0.1", d.port), timeout=30))
+            silent.append(connect())
         wait_until(lambda: sum(open_fds(p) for p in workers) >= before + 10, 10,
                    what="the workers to accept the silent connections")
         d.signal(signal.SIGTERM)
         d.wait_log(r"SIGTERM: stopping gracefully")
         for i in range(5):  # queued on the listener after the stop began
-            s = socket.create_connection(("127.0.0.1", d.port), timeout=30)
+            s = connect()
             s.sendall(b"GET /pid?late=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % i)
             late.append(s)
         # One at a time: each request makes its worker hand the silent ones
