@@ -1,11 +1,13 @@
 #include "base/log.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -20,7 +22,35 @@ struct ErrorLogState {
     std::string path = "-";
     LogLevel level = LogLevel::info;
     std::string role = "master";
+    /// stderr is systemd's journal: lines carry a syslog priority prefix
+    /// ("<3>") and no timestamp of their own (the journal adds it).
+    bool journal = false;
 };
+
+/// JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected to stdout
+/// and stderr; it counts only while fd 2 is still that stream.
+bool stderr_is_journal()
+{
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    struct stat st;
+    if (!stream || ::fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2)
+        return false;
+    return static_cast<unsigned long long>(st.st_dev) == dev && static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
+int syslog_priority(LogLevel level)
+{
+    switch (level) {
+    case LogLevel::debug: return 7;
+    case LogLevel::info: return 6;
+    case LogLevel::warning: return 4;
+    case LogLevel::error: return 3;
+    }
+    return 6;
+}
 
 ErrorLogState& error_state()
 {
@@ -112,6 +142,7 @@ void ErrorLog::configure(const std::string& path, LogLevel level)
             throw std::runtime_error("dup2(error log) failed: " + std::string(std::strerror(errno)));
     }
     s.path = path;
+    s.journal = stderr_is_journal();
 }
 
 void ErrorLog::set_role(std::string_view role) { error_state().role = std::string(role); }
@@ -136,8 +167,8 @@ void ErrorLog::write(LogLevel level, std::string_view message)
     ErrorLogState& s = error_state();
     if (level < s.level)
         return;
-    std::string line = format_timestamp(realtime_ns());
-    line += cat(" [", static_cast<long>(::getpid()), "] ", level_name(level), ": ", s.role, ": ");
+    std::string line = s.journal ? cat("<", syslog_priority(level), ">") : format_timestamp(realtime_ns()) + " ";
+    line += cat("[", static_cast<long>(::getpid()), "] ", level_name(level), ": ", s.role, ": ");
     line.append(message);
     if (line.back() != '\n')
         line.push_back('\n');

@@ -88,6 +88,36 @@ public:
     static void write_line(std::string_view line);
 };
 
+/// One log line at most every `interval` seconds for a failure that repeats
+/// as fast as the loop turns (accept() out of descriptors, a peer sending
+/// garbage): a disk must not fill because anyone can open connections.
+class LogThrottle {
+public:
+    explicit LogThrottle(double interval_seconds = 60.0) : interval_(interval_seconds) {}
+    /// True when a line may be written now (monotonic seconds); the failures
+    /// not logged since the last line are then in suppressed().
+    bool allow(double now)
+    {
+        if (logged_once_ && now - last_ < interval_) {
+            ++pending_;
+            return false;
+        }
+        suppressed_ = pending_;
+        pending_ = 0;
+        last_ = now;
+        logged_once_ = true;
+        return true;
+    }
+    uint64_t suppressed() const { return suppressed_; }
+
+private:
+    double interval_;
+    double last_ = 0;
+    bool logged_once_ = false;
+    uint64_t pending_ = 0;
+    uint64_t suppressed_ = 0;
+};
+
 /// "2026-11-26T10:02:22.123Z" for the given wall-clock time in nanoseconds.
 std::string format_timestamp(int64_t unix_ns);
 

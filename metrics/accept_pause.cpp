@@ -43,7 +43,7 @@ timeval to_timeval(double seconds)
 } // namespace
 
 AcceptPause::AcceptPause(evconnlistener* listener, std::string what, Options options)
-    : listener_(listener), what_(std::move(what)), options_(options)
+    : listener_(listener), what_(std::move(what)), options_(options), log_(options.log_interval_seconds)
 {
     timer_.reset(evtimer_new(evconnlistener_get_base(listener_), &AcceptPause::on_timer, this));
     if (!timer_)
@@ -85,17 +85,11 @@ void AcceptPause::pause(int error)
     evtimer_add(timer_.get(), &delay);
     paused_ = true;
     ++pauses_;
-    ++unlogged_;
-
-    uint64_t now = monotonic_ns();
-    auto interval = static_cast<uint64_t>(options_.log_interval_seconds * 1e9);
-    if (last_log_ns_ != 0 && now - last_log_ns_ < interval)
+    if (!log_.allow(monotonic_seconds()))
         return;
     log_error(what_, ": accept() failed: ", std::strerror(error), "; not accepting for ", options_.pause_seconds,
               " s at a time until it succeeds",
-              unlogged_ > 1 ? cat(" (", unlogged_ - 1, " more pauses since the last message)") : std::string());
-    last_log_ns_ = now;
-    unlogged_ = 0;
+              log_.suppressed() > 0 ? cat(" (", log_.suppressed(), " more pauses since the last message)") : std::string());
 }
 
 void AcceptPause::resume()

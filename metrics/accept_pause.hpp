@@ -16,6 +16,7 @@
 #include <string>
 
 #include "base/event.hpp"
+#include "base/log.hpp"
 
 struct evconnlistener;
 
@@ -53,8 +54,7 @@ private:
     EventPtr timer_;
     bool paused_ = false;
     uint64_t pauses_ = 0;
-    uint64_t unlogged_ = 0;       // pauses since the last log line
-    uint64_t last_log_ns_ = 0;    // CLOCK_MONOTONIC of the last log line; 0: none yet
+    LogThrottle log_;
 };
 
 } // namespace drover

@@ -63,8 +63,10 @@ void ConnectionPark::receive()
     for (;;) {
         Result<PassedFd> got = receive_fd(master_park_.get());
         if (!got) {
-            if (got.error().err != EAGAIN && got.error().err != EWOULDBLOCK)
-                log_warning(got.error().message());
+            // Out of descriptors the kernel drops the passed one and this
+            // fails for every connection handed over: one line a minute.
+            if (got.error().err != EAGAIN && got.error().err != EWOULDBLOCK && receive_log_.allow(clock_.now()))
+                log_warning(got.error().message(), " (", receive_log_.suppressed(), " more since the last line)");
             return;
         }
         bool fresh = got->tag & kPassedFresh;

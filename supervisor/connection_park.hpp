@@ -18,6 +18,7 @@
 
 #include "base/clock.hpp"
 #include "base/event.hpp"
+#include "base/log.hpp"
 #include "base/unique_fd.hpp"
 
 namespace drover {
@@ -80,6 +81,7 @@ private:
     EventPtr writable_event_;
     std::map<int, std::unique_ptr<Parked>> parked_;
     bool closing_ = false;
+    LogThrottle receive_log_;
 };
 
 } // namespace drover

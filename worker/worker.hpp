@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/event.hpp"
+#include "base/log.hpp"
 #include "worker/connection.hpp"
 #include "worker/python/bridge.hpp"
 #include "worker/worker_spec.hpp"
@@ -143,8 +144,7 @@ private:
     bool dispatch_watched_ = false;
     bool accept_paused_ = false;  ///< by pause_accepting(), until its timer
     uint32_t unix_gates_ = 0;     ///< connections with gates_accept set
-    double accept_logged_at_ = -kAcceptLogEvery;
-    uint64_t accept_failures_unlogged_ = 0;
+    LogThrottle accept_log_{kAcceptLogEvery};
 };
 
 } // namespace drover

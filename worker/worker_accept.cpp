@@ -200,16 +200,10 @@ void Worker::update_accepting()
 
 void Worker::pause_accepting(int err)
 {
-    double now = monotonic_seconds();
-    if (now - accept_logged_at_ >= kAcceptLogEvery) {
+    if (accept_log_.allow(monotonic_seconds()))
         log_error("accept() failed: ", std::strerror(err), "; not accepting for ", kAcceptPauseUs / 1000,
-                  " ms at a time (", accept_failures_unlogged_, " more failures since the last line; ",
+                  " ms at a time (", accept_log_.suppressed(), " more failures since the last line; ",
                   connections_.size(), " connections held)");
-        accept_logged_at_ = now;
-        accept_failures_unlogged_ = 0;
-    } else {
-        ++accept_failures_unlogged_;
-    }
     accept_paused_ = true;
     update_accepting();
     struct timeval tv = {0, kAcceptPauseUs};
