@@ -96,11 +96,12 @@ def test_sigterm_with_silent_clients_answers_all_and_exits_0(start_drover, tmp_p
         for i, s in enumerate(silent):
             s.sendall(b"GET /pid?s=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % i)
             answers.append(read_all(s, timeout=10))
-            assert alive(d.pid), "the master died:\n" + d.log()[-3000:]
         answers += [read_all(s) for s in late]
     finally:
         for s in silent + late:
             s.close()
+    # (Once every connection is answered the master may well have finished
+    # its stop: a crash shows in its exit status, not in whether it is alive.)
     bad = [a[:60] for a in answers if not a.startswith(b"HTTP/1.1 200 ")]
     assert bad == [], "%d of %d connections got no 200: %r\n%s" % (len(bad), len(answers), bad[:5], d.log()[-3000:])
     assert d.wait_exit(30) == 0, d.log()[-3000:]
