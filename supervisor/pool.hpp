@@ -61,6 +61,7 @@ struct ReloadRecord {
     uint32_t old_target = 0;
     double started_at = 0;
     uint32_t boot_failures = 0;   ///< new workers (or their zygote) that died before ready
+    uint32_t crashes = 0;         ///< new workers that died after ready, before the generation was
 };
 
 class Pool {

@@ -1,8 +1,7 @@
 // Reloading to a new generation: it starts beside the old one, which is
 // retired only once all of the new one is ready, max_unavailable at a time;
-// if the new one cannot get ready (a worker or its zygote dies before it
-// is ready, or startup_timeout passes) it is rolled back and the old one
-// keeps serving.
+// if the new one cannot get ready (a worker or its zygote dies, or
+// startup_timeout passes) it is rolled back and the old one keeps serving.
 #include "supervisor/pool.hpp"
 
 #include <algorithm>
@@ -46,6 +45,10 @@ void Pool::advance_reload(double now)
         return;
     if (reload_.boot_failures > 0) {
         roll_back(cat(reload_.boot_failures, " new worker(s) died before they were ready"), now);
+        return;
+    }
+    if (reload_.crashes > 0) {
+        roll_back(cat(reload_.crashes, " new worker(s) died before the whole generation was ready"), now);
         return;
     }
     if (now - reload_.started_at > config_.startup_timeout) {

@@ -87,6 +87,11 @@ std::optional<WorkerProcess> Pool::worker_exited(pid_t pid, ExitStatus status, d
               "; failure ", backoff_.failures(), ", next attempt in ", backoff_.delay(), " s");
         return gone;
     }
+    if (new_generation) {
+        ++reload_.crashes;  // so does this one: the new generation does not run
+        error(name(w), " ", how, " after ", uptime, " s, before generation ", w.generation, " was ready");
+        return gone;
+    }
     double since_ready = w.ready_at ? now - *w.ready_at : 0;
     if (served == 0 && since_ready < kEarlyCrashSeconds) {
         backoff_failure(now);

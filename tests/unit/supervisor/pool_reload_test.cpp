@@ -129,6 +129,22 @@ TEST_F(PoolTest, AReloadWhoseNewAppFailsToImportIsRolledBack)
     EXPECT_EQ(pool->generation(), 2u);
 }
 
+TEST_F(PoolTest, AReloadWhoseNewWorkerCrashesAfterItIsReadyIsRolledBack)
+{
+    start_ready(static_config(2));
+    ask(Intent::reload);
+    std::vector<pid_t> fresh = pids(2);
+    ready(fresh[0]);
+    ready(fresh[1]);
+    pool->worker_exited(fresh[0], ExitStatus::killed(SIGSEGV), now);  // between two ticks
+    EXPECT_TRUE(logged("killed by signal 11 (SIGSEGV)"));
+    tick();
+    EXPECT_TRUE(logged("reload failed: 1 new worker(s) died before the whole generation was ready"));
+    EXPECT_EQ(pool->generation(), 1u);
+    EXPECT_EQ(signalled(fresh[1], kSignalRetire), 1);  // ready: it finishes what it holds
+    EXPECT_EQ(pool->counters().restarts[0], 1u);       // a crash
+}
+
 TEST_F(PoolTest, AReloadNotReadyWithinStartupTimeoutIsRolledBack)
 {
     Config c = static_config(2);
