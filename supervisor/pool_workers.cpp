@@ -301,7 +301,12 @@ void Pool::reconcile(double now)
         return;
     if (!backoff_.allows(now))
         return;
-    bool probing = backoff_.active();  // one attempt a tick while the app fails to boot
+    // While the app fails, one probe at a time: no spawn while a worker of
+    // this generation is still starting. (Not "until one is proven": a
+    // healthy worker that has had no request yet would hold the pool below
+    // its target for kEarlyCrashSeconds.)
+    bool probing = backoff_.active();
+    auto may_spawn = [&] { return !probing || table_.starting(generation_) == 0; };
 
     // Recycled workers get their replacement first, whatever the pm mode.
     std::optional<uint32_t> needs_replacement;
@@ -311,7 +316,7 @@ void Pool::reconcile(double now)
             break;  // one a tick
         }
     }
-    if (needs_replacement) {
+    if (needs_replacement && may_spawn()) {
         std::optional<uint32_t> slot = spawn(now);  // may move the table: look the old one up again
         if (WorkerProcess* old = table_.find_slot(*needs_replacement); old && slot)
             old->replacement = slot;
@@ -322,7 +327,7 @@ void Pool::reconcile(double now)
     if (d.max_reached)
         ++counters_.max_workers_reached;
     for (uint32_t i = 0; i < d.spawn; ++i)
-        if (!spawn(now) || probing)
+        if (!may_spawn() || !spawn(now))
             break;
     for (uint32_t i = 0; i < d.retire_idle; ++i) {
         // The newest idle worker goes.

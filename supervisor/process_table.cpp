@@ -108,6 +108,13 @@ uint32_t ProcessTable::ready_staying(uint32_t generation) const
     });
 }
 
+uint32_t ProcessTable::starting(uint32_t generation) const
+{
+    return count([generation](const WorkerProcess& w) {
+        return w.generation == generation && w.phase == WorkerPhase::starting;
+    });
+}
+
 uint32_t ProcessTable::stopping_elsewhere(uint32_t generation, StopReason reason) const
 {
     return count([generation, reason](const WorkerProcess& w) {

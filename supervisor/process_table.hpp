@@ -89,6 +89,8 @@ public:
     /// these two agree.
     uint32_t staying(uint32_t generation) const;
     uint32_t ready_staying(uint32_t generation) const;
+    /// Workers of generation that are starting (not ready, not asked to go).
+    uint32_t starting(uint32_t generation) const;
     /// Workers of other generations than this one stopping for reason.
     uint32_t stopping_elsewhere(uint32_t generation, StopReason reason) const;
     /// Workers seen ready, of any generation and phase.

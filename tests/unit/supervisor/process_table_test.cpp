@@ -112,6 +112,8 @@ TEST(ProcessTable, QueriesCountByGenerationAndPhase)
     EXPECT_EQ(t.ready(), 2u);
     EXPECT_EQ(t.stopping_elsewhere(2, StopReason::reload), 1u);
     EXPECT_EQ(t.stopping_elsewhere(1, StopReason::reload), 0u);
+    EXPECT_EQ(t.starting(1), 0u);
+    EXPECT_EQ(t.starting(2), 2u);
 
     ASSERT_NE(t.newest_active(2), nullptr);
     EXPECT_EQ(t.newest_active(2)->slot, 4u);
