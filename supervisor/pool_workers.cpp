@@ -308,22 +308,30 @@ void Pool::reconcile(double now)
     bool probing = backoff_.active();
     auto may_spawn = [&] { return !probing || table_.starting(generation_) == 0; };
 
-    // Recycled workers get their replacement first, whatever the pm mode.
+    // Recycled workers get their replacement first, whatever the pm mode, one
+    // a tick; until theirs is spawned they still hold their place in the
+    // count, or scaling would start one more for each of them.
     std::optional<uint32_t> needs_replacement;
+    uint32_t awaiting = 0;
     for (const WorkerProcess& w : table_.workers()) {
         if (w.phase == WorkerPhase::retiring && is_recycling(w.why) && !w.replacement) {
-            needs_replacement = w.slot;
-            break;  // one a tick
+            if (!needs_replacement)
+                needs_replacement = w.slot;
+            ++awaiting;
         }
     }
     if (needs_replacement && may_spawn()) {
         std::optional<uint32_t> slot = spawn(now);  // may move the table: look the old one up again
-        if (WorkerProcess* old = table_.find_slot(*needs_replacement); old && slot)
+        if (WorkerProcess* old = table_.find_slot(*needs_replacement); old && slot) {
             old->replacement = slot;
+            --awaiting;
+        }
     }
 
     bool ondemand = config_.pm == ProcessManager::ondemand;
-    ScalingDecision d = decide_scaling(config_, target_, count_pool(), ondemand && readings_.connection_waiting());
+    PoolCounts counts = count_pool();
+    counts.serving += awaiting;
+    ScalingDecision d = decide_scaling(config_, target_, counts, ondemand && readings_.connection_waiting());
     if (d.max_reached)
         ++counters_.max_workers_reached;
     for (uint32_t i = 0; i < d.spawn; ++i)

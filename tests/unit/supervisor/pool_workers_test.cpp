@@ -73,12 +73,20 @@ TEST_F(PoolTest, MaxLifetimeReplacesEachWorkerFirst)
     EXPECT_EQ(worker(old[0]).phase, WorkerPhase::retiring);
     EXPECT_EQ(worker(old[1]).phase, WorkerPhase::retiring);
     tick();
-    EXPECT_EQ(signals_of(kSignalRetire), 0);  // until their replacements serve
-    for (size_t i = 2; i < effects.spawns.size(); ++i)
-        ready(effects.spawns[i].pid);
+    ASSERT_EQ(spawned(), 4u);  // one replacement a tick
+    EXPECT_EQ(signals_of(kSignalRetire), 0);
+    ready(effects.spawns[2].pid);
+    tick();
+    EXPECT_EQ(signals_of(kSignalRetire), 1);
+    ready(effects.spawns[3].pid);
     tick();
     EXPECT_EQ(signalled(old[0], kSignalRetire), 1);
     EXPECT_EQ(signalled(old[1], kSignalRetire), 1);
+    exit(old[0], ExitStatus::exited(0));
+    exit(old[1], ExitStatus::exited(0));
+    run_for(1);
+    EXPECT_EQ(spawned(), 4u);  // two for two: the pool is back at its target, not above
+    EXPECT_EQ(pids(1).size(), 2u);
 }
 
 TEST_F(PoolTest, ARequestTimeoutAsksForATracebackThenKills)
