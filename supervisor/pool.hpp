@@ -81,7 +81,9 @@ public:
 
     // ---- facts the shell reports (pool_workers.cpp)
     /// A child was reaped: the worker it was (removed from the table), or
-    /// nothing when it was not one.
+    /// nothing when it was not one. What the exit means (expected, a boot
+    /// failure, an early crash, a crash) is logged and counted here; the
+    /// next tick acts on it.
     std::optional<WorkerProcess> worker_exited(pid_t pid, ExitStatus status, double now);
     /// A zygote forked the worker asked for in slot.
     void worker_forked(uint32_t slot, pid_t pid, pid_t zygote);

@@ -88,7 +88,10 @@ std::optional<WorkerProcess> Pool::worker_exited(pid_t pid, ExitStatus status, d
         return gone;
     }
     if (new_generation) {
-        ++reload_.crashes;  // so does this one: the new generation does not run
+        // Ready, then dead before the rest of its generation: the new code
+        // does not run, and retrying it under the backoff until
+        // startup_timeout would only delay the rollback.
+        ++reload_.crashes;
         error(name(w), " ", how, " after ", uptime, " s, before generation ", w.generation, " was ready");
         return gone;
     }

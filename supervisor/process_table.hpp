@@ -40,8 +40,6 @@ struct WorkerProcess {
     bool stopping() const { return phase == WorkerPhase::stopping || phase == WorkerPhase::killed; }
     /// Counts toward the pool's target: neither retiring nor stopping.
     bool active() const { return phase == WorkerPhase::starting || phase == WorkerPhase::serving; }
-    /// Ready and not leaving yet: it takes requests.
-    bool in_service() const { return phase == WorkerPhase::serving || phase == WorkerPhase::retiring; }
     /// Has shown that its app runs: served a request, or stayed up
     /// kEarlyCrashSeconds after it was ready.
     bool proven(double now) const

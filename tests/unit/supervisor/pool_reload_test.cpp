@@ -88,6 +88,7 @@ TEST_F(PoolTest, ASighupDuringAReloadRunsAfterIt)
     ask(Intent::reload);
     ask(Intent::reload, "SIGHUP");
     EXPECT_TRUE(logged("SIGHUP: a reload is in progress; the next one starts when it ends"));
+    EXPECT_TRUE(pool->reload().pending);
     EXPECT_EQ(effects.configs_loaded, 1);
     EXPECT_EQ(pool->generation(), 2u);
     for (pid_t p : pids(2))
@@ -111,6 +112,8 @@ TEST_F(PoolTest, AReloadWhoseNewAppFailsToImportIsRolledBack)
     std::vector<pid_t> fresh = pids(2);
     exit(fresh[0], ExitStatus::exited(kWorkerExitBootFailed));
     EXPECT_TRUE(logged("before it was ready (the new application failed to load)"));
+    EXPECT_EQ(pool->reload().boot_failures, 1u);  // the tick acts on it
+    EXPECT_EQ(pool->state(), MasterState::reloading);
     tick();
     EXPECT_EQ(pool->state(), MasterState::running);
     EXPECT_EQ(pool->generation(), 1u);
