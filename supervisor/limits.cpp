@@ -16,8 +16,8 @@ LimitDecision check_limits(const Config& config, const WorkerProcess& w, const S
     if (slot.busy && config.slow_request_timeout > 0 && slot.request_age > config.slow_request_timeout &&
         w.slow_logged_seq != slot.request_seq)
         return {LimitAction::log_slow, StopReason::none};
-    if (w.retire_reason != StopReason::none)
-        return {};  // already being replaced
+    if (w.phase != WorkerPhase::serving)
+        return {};  // already being replaced, or going
     if (w.request_limit > 0 && slot.requests_served >= w.request_limit)
         return {LimitAction::recycle, StopReason::max_requests};
     if (config.max_rss_mib > 0 && slot.rss_mib > config.max_rss_mib)

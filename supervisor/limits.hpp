@@ -35,8 +35,10 @@ struct LimitDecision {
 /// per worker (so a pool does not recycle all at once). random is uniform in [0, 1).
 uint64_t request_limit_for(const Config& config, double random);
 
-/// Decides what to do with one ready, not yet stopping worker at time now
-/// (monotonic seconds).
+/// Decides what to do with one ready worker, not killed nor timed out yet,
+/// at time now (monotonic seconds). A request timeout applies in every such
+/// phase (a stopping worker stuck in a request is killed at the timeout, not
+/// at graceful_timeout); recycling only to a serving worker.
 LimitDecision check_limits(const Config& config, const WorkerProcess& worker, const SlotReading& slot, double now);
 
 } // namespace drover

@@ -4,20 +4,21 @@
 
 namespace drover {
 
-const char* stop_reason_name(StopReason reason)
+bool WorkerProcess::enter(WorkerPhase next, StopReason reason, double now)
 {
-    switch (reason) {
-    case StopReason::none: return "none";
-    case StopReason::crash: return "crash";
-    case StopReason::timeout: return "timeout";
-    case StopReason::max_requests: return "max_requests";
-    case StopReason::max_rss: return "max_rss";
-    case StopReason::max_lifetime: return "max_lifetime";
-    case StopReason::reload: return "reload";
-    case StopReason::scale_down: return "scale_down";
-    case StopReason::shutdown: return "shutdown";
+    if (next == phase) {
+        // Only a stop changes its reason (see lifecycle.hpp).
+        if (phase != WorkerPhase::stopping || !reason_overrides(why, reason))
+            return false;
+        why = reason;
+        return true;
     }
-    return "unknown";
+    if (!worker_may_enter(phase, next))
+        return false;
+    phase = next;
+    why = reason;
+    since = now;
+    return true;
 }
 
 ProcessTable::ProcessTable(uint32_t slot_count) : slot_used_(slot_count, false) {}
@@ -66,20 +67,74 @@ std::optional<WorkerProcess> ProcessTable::remove_slot(uint32_t slot)
 
 std::optional<WorkerProcess> ProcessTable::remove(pid_t pid)
 {
-    auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const WorkerProcess& w) { return w.pid == pid; });
-    if (it == workers_.end())
-        return std::nullopt;
-    WorkerProcess w = *it;
-    workers_.erase(it);
-    slot_used_[w.slot] = false;
-    return w;
+    WorkerProcess* w = find(pid);
+    return w ? remove_slot(w->slot) : std::nullopt;
 }
 
-uint32_t ProcessTable::serving(uint32_t generation) const
+uint32_t ProcessTable::remove_unforked(uint32_t generation)
 {
-    return static_cast<uint32_t>(std::count_if(workers_.begin(), workers_.end(), [generation](const WorkerProcess& w) {
-        return w.generation == generation && !w.stopping() && w.retire_reason == StopReason::none;
-    }));
+    uint32_t removed = 0;
+    for (auto it = workers_.begin(); it != workers_.end();) {
+        if (it->pid == 0 && it->generation == generation) {
+            slot_used_[it->slot] = false;
+            it = workers_.erase(it);
+            ++removed;
+        } else {
+            ++it;
+        }
+    }
+    return removed;
+}
+
+uint32_t ProcessTable::count(const Filter& filter) const
+{
+    return static_cast<uint32_t>(std::count_if(workers_.begin(), workers_.end(), filter));
+}
+
+uint32_t ProcessTable::active(uint32_t generation) const
+{
+    return count([generation](const WorkerProcess& w) { return w.generation == generation && w.active(); });
+}
+
+uint32_t ProcessTable::staying(uint32_t generation) const
+{
+    return count([generation](const WorkerProcess& w) { return w.generation == generation && !w.stopping(); });
+}
+
+uint32_t ProcessTable::ready_staying(uint32_t generation) const
+{
+    return count([generation](const WorkerProcess& w) {
+        return w.generation == generation && !w.stopping() && w.ready();
+    });
+}
+
+uint32_t ProcessTable::starting(uint32_t generation) const
+{
+    return count([generation](const WorkerProcess& w) {
+        return w.generation == generation && w.phase == WorkerPhase::starting;
+    });
+}
+
+uint32_t ProcessTable::stopping_elsewhere(uint32_t generation, StopReason reason) const
+{
+    return count([generation, reason](const WorkerProcess& w) {
+        return w.generation != generation && w.stopping() && w.why == reason;
+    });
+}
+
+uint32_t ProcessTable::ready() const
+{
+    return count([](const WorkerProcess& w) { return w.ready(); });
+}
+
+WorkerProcess* ProcessTable::newest_active(uint32_t generation, const Filter& filter)
+{
+    WorkerProcess* newest = nullptr;
+    for (WorkerProcess& w : workers_)
+        if (w.generation == generation && w.active() && (!filter || filter(w)) &&
+            (!newest || w.spawned_at > newest->spawned_at))
+            newest = &w;
+    return newest;
 }
 
 } // namespace drover

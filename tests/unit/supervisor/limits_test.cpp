@@ -22,7 +22,8 @@ WorkerProcess worker()
     WorkerProcess w;
     w.pid = 42;
     w.spawned_at = 1000;
-    w.ready = true;
+    w.ready_at = 1000.5;
+    w.phase = WorkerPhase::serving;
     w.request_limit = 105;
     return w;
 }
@@ -74,8 +75,23 @@ TEST(Limits, RecyclingReasons)
     s.rss_mib = 0;
     EXPECT_EQ(check_limits(c, worker(), s, 1000 + 3601).reason, StopReason::max_lifetime);
     WorkerProcess retiring = worker();
-    retiring.retire_reason = StopReason::max_lifetime;
+    retiring.phase = WorkerPhase::retiring;
+    retiring.why = StopReason::max_lifetime;
     EXPECT_EQ(check_limits(c, retiring, s, 1000 + 3601).action, LimitAction::none);
+}
+
+TEST(Limits, AStoppingWorkerIsHeldToItsRequestTimeoutButNotRecycled)
+{
+    Config c = limits_config();
+    WorkerProcess w = worker();
+    w.phase = WorkerPhase::stopping;
+    w.why = StopReason::reload;
+    SlotReading s;
+    s.requests_served = 1000;
+    EXPECT_EQ(check_limits(c, w, s, 1000 + 3601).action, LimitAction::none);
+    s.busy = true;
+    s.request_age = 11;
+    EXPECT_EQ(check_limits(c, w, s, 1001).action, LimitAction::timeout);
 }
 
 TEST(Limits, ZeroMeansOff)
