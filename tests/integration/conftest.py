@@ -32,6 +32,22 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
         return s.getsockname()[1]
 
 
+def recv_all(sock, timeout=30):
+    """Everything the peer sends until it closes (a reset or a timeout ends
+    it too)."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def wait_until(predicate, timeout, interval=0.02, what="condition"):
     """Polls predicate until it returns a true value; fails after timeout."""
     deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@ once, without the master in the path of a connection per request."""
 import socket
 import time
 
-from conftest import APPS
+from conftest import APPS, recv_all
 
 
 def _get(path_or_port, unix=False):
@@ -11,12 +11,7 @@ def _get(path_or_port, unix=False):
     s.settimeout(10)
     s.connect(path_or_port if unix else ("127.0.0.1", path_or_port))
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+    data = recv_all(s)
     s.close()
     return data
 

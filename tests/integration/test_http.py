@@ -7,10 +7,9 @@ import subprocess
 import threading
 import time
 
-import pytest
 import requests
 
-from conftest import APPS, app_args, drover_binary, free_port, wait_until
+from conftest import APPS, app_args, drover_binary, free_port, recv_all, wait_until
 
 
 def url(port, path="/"):
@@ -63,12 +62,7 @@ def test_http10_response_without_length_closes(start_drover, http_port):
     start_drover("-b", "127.0.0.1:%d" % http_port, "-w", "1", *app_args(), workers=1)
     with socket.create_connection(("127.0.0.1", http_port), timeout=10) as s:
         s.sendall(b"GET /stream?n=2 HTTP/1.0\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_all(s)
     head, _, body = data.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head
     assert b"Connection: close" in head

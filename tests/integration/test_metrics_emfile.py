@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import app_args, free_port
+from conftest import app_args, free_port, recv_all
 
 PRLIMIT = shutil.which("prlimit")
 
@@ -60,12 +60,7 @@ def test_metrics_listener_out_of_fds_pauses_instead_of_spinning(start_drover, ht
 
         subprocess.run([PRLIMIT, "--pid", str(d.pid), "--nofile=%d:%d" % (soft, hard)], check=True)
         for c in clients:
-            data = b""
-            while True:
-                chunk = c.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+            data = recv_all(c)
             assert data.startswith(b"HTTP/1.") and b"\r\n\r\nok: 1 workers ready\n" in data, data
     finally:
         for c in clients:

@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, recv_all
 from frontends import drover_config, split_cgi_response
 
 
@@ -40,19 +40,6 @@ def connect(address, source=None, timeout=30):
     return s
 
 
-def read_all(s):
-    data = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def exchange(address, data, source=None):
     """Sends one request; everything the server sent before it closed."""
     with connect(address, source) as s:
@@ -60,7 +47,7 @@ def exchange(address, data, source=None):
             s.sendall(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return read_all(s)
+        return recv_all(s)
 
 
 @pytest.fixture
@@ -121,7 +108,7 @@ def test_streamed_response_is_sent_as_it_is_produced(scgi, tmp_path):
             assert chunk, got
             got += chunk
         gate.write_text("open")
-        got += read_all(s)
+        got += recv_all(s)
     status, headers, body = split_cgi_response(got)
     assert body == b"".join(b"chunk %d\n" % i for i in range(5))
 
@@ -173,7 +160,7 @@ def test_truncated_request_then_hang_up_leaves_the_worker_serving(scgi):
         with connect(address) as s:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
-            read_all(s)  # an error answer may come (the app's body read failed); then the close
+            recv_all(s)  # an error answer may come (the app's body read failed); then the close
     assert worker_pid(address) == pid
     assert d.live_worker_pids() == [pid]
 

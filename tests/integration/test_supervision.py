@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (Gated, Load, alive, config_text, get_pid, hup_every_second_under_wrk, marks, url,
+from conftest import (Gated, Load, alive, config_text, get_pid, hup_every_second_under_wrk, marks, recv_all, url,
                       wait_until)
 
 APP = "sup_app:application"
@@ -397,13 +397,7 @@ def test_two_early_connections_are_served_at_once_by_two_workers(sup, tmp_path):
             gate.write_text("open")
             answers = []
             for s in socks:
-                data = b""
-                while True:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                answers.append(data[:12])
+                answers.append(recv_all(s)[:12])
                 s.close()
         assert answers == [b"HTTP/1.1 200"] * 2, answers
 

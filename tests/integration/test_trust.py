@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from conftest import Gated, alive, config_text, free_port, url, wait_until
+from conftest import Gated, alive, config_text, free_port, recv_all, url, wait_until
 
 
 def open_fds(pid):
@@ -36,20 +36,6 @@ def open_sockets(pid):
     except OSError:
         return -1
     return count
-
-
-def read_all(sock, timeout=30):
-    sock.settimeout(timeout)
-    data = b""
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def log_time(line):
@@ -95,8 +81,8 @@ def test_sigterm_with_silent_clients_answers_all_and_exits_0(start_drover, tmp_p
         answers = []
         for i, s in enumerate(silent):
             s.sendall(b"GET /pid?s=%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % i)
-            answers.append(read_all(s, timeout=10))
-        answers += [read_all(s) for s in late]
+            answers.append(recv_all(s, timeout=10))
+        answers += [recv_all(s) for s in late]
     finally:
         for s in silent + late:
             s.close()
@@ -184,10 +170,10 @@ def test_stopping_worker_does_not_stall_on_a_refused_queued_connection(start_dro
     good.sendall(b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     partial.sendall(b"Connection: close\r\n\r\n")
     try:
-        assert read_all(partial).startswith(b"HTTP/1.1 200 ")
-        answer = read_all(good)
+        assert recv_all(partial).startswith(b"HTTP/1.1 200 ")
+        answer = recv_all(good)
         assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
-        assert read_all(refused) == b""
+        assert recv_all(refused) == b""
         assert d.wait_exit(30) == 0
     finally:
         for s in (partial, refused, good):
@@ -314,7 +300,7 @@ def test_a_trickling_request_head_gets_408_at_the_header_timeout(sup):
             s.sendall(bytes([byte]))
     except (BrokenPipeError, ConnectionResetError):
         pass
-    answer = read_all(s, timeout=5)
+    answer = recv_all(s, timeout=5)
     s.close()
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert answered_at is not None and answered_at - started < 3, "the head was allowed to trickle past its deadline"
@@ -326,7 +312,7 @@ def test_a_silent_connection_is_closed_at_the_header_timeout(sup):
     d = sup(workers=1, ready=1, header_timeout=1)
     s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
     started = time.monotonic()
-    assert read_all(s, timeout=5) == b""  # closed without an answer, as nginx does
+    assert recv_all(s, timeout=5) == b""  # closed without an answer, as nginx does
     assert time.monotonic() - started < 4
     s.close()
 
