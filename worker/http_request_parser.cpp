@@ -2,18 +2,12 @@
 
 #include <algorithm>
 
+#include "worker/ascii.hpp"
 #include "worker/percent_decode.hpp"
 
 namespace drover {
 
 namespace {
-
-// tchar (RFC 9110 §5.6.2): what a method token is made of.
-constexpr bool is_tchar(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 

@@ -116,6 +116,10 @@ PythonError iterate(State& s, PyObject* result)
 // PEP 3333: close() is called however the iteration ended.
 PythonError call_close(PyObject* result)
 {
+    // The common `return [body]`: a list or tuple has no close(), and asking
+    // would raise (and format) an AttributeError per request.
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result) || PyBytes_CheckExact(result))
+        return {};
     PyRef close = PyRef::steal(PyObject_GetAttrString(result, "close"));
     if (!close) {
         if (PyErr_ExceptionMatches(PyExc_AttributeError))

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "worker/ascii.hpp"
 #include "worker/python/response_head.hpp"
 
 namespace drover::response {
@@ -168,7 +169,7 @@ PyObject* start_response_call(PyObject* self, PyObject* args, PyObject* kwargs)
     }
     if (code == 204 && declared >= 0) {
         list.erase(std::remove_if(list.begin(), list.end(),
-                                  [](const auto& h) { return iequals(h.first, "content-length"); }),
+                                  [](const auto& h) { return ascii_iequals(h.first, "content-length"); }),
                    list.end());
         declared = -1;
     }

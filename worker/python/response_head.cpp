@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "worker/ascii.hpp"
+
 namespace drover {
 
 namespace {
@@ -30,15 +32,6 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_control(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
 
 
-// RFC 9110 tchar.
-bool is_token_char(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 
 // The connection owns framing and persistence; an application that sets
@@ -48,7 +41,7 @@ bool is_hop_by_hop(std::string_view name)
     static constexpr std::string_view hop[] = {"connection", "keep-alive", "proxy-authenticate",
                                                "proxy-authorization", "te", "trailers", "transfer-encoding",
                                                "upgrade"};
-    return std::any_of(std::begin(hop), std::end(hop), [&](std::string_view h) { return iequals(name, h); });
+    return std::any_of(std::begin(hop), std::end(hop), [&](std::string_view h) { return ascii_iequals(name, h); });
 }
 
 bool parse_content_length(std::string_view value, int64_t& out)
@@ -84,11 +77,6 @@ bool parse_status(PyObject* status, int& code, std::string& line)
     return true;
 }
 
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
 
 bool parse_headers(PyObject* list, HeaderList& out, int64_t& declared_length)
 {
@@ -110,7 +98,7 @@ bool parse_headers(PyObject* list, HeaderList& out, int64_t& declared_length)
             !latin1_text(PyTuple_GET_ITEM(item, 1), "header value", value))
             return false;
         if (name.empty() || !std::all_of(name.begin(), name.end(),
-                                         [](char c) { return is_token_char(static_cast<unsigned char>(c)); })) {
+                                         [](char c) { return is_tchar(c); })) {
             PyErr_Format(PyExc_ValueError, "invalid header name %R", PyTuple_GET_ITEM(item, 0));
             return false;
         }
@@ -123,7 +111,7 @@ bool parse_headers(PyObject* list, HeaderList& out, int64_t& declared_length)
                          PyTuple_GET_ITEM(item, 0));
             return false;
         }
-        if (iequals(name, "content-length")) {
+        if (ascii_iequals(name, "content-length")) {
             int64_t length;
             if (!parse_content_length(value, length) || (declared_length >= 0 && declared_length != length)) {
                 PyErr_Format(PyExc_ValueError, "invalid Content-Length header: %R", PyTuple_GET_ITEM(item, 1));

@@ -18,7 +18,5 @@ bool parse_status(PyObject* status, int& code, std::string& line);
 /// The headers, and the application's Content-Length into declared_length
 /// (left as it is when there is none); false with a Python exception set.
 bool parse_headers(PyObject* list, HeaderList& out, int64_t& declared_length);
-/// ASCII case-insensitive equality of header names.
-bool iequals(std::string_view a, std::string_view b);
 
 } // namespace drover
