@@ -107,7 +107,10 @@ def recycled(d, reason, pid=None, count=1):
 
 
 def assert_clean_recycling(d, load, old_pids, recycled_pids):
-    wait_until(lambda: load.pids() - old_pids, 10, what="a new worker to serve under the load")
+    try:
+        wait_until(lambda: load.pids() - old_pids, 10, what="a new worker to serve under the load")
+    except AssertionError as e:
+        raise AssertionError("%s; failures %r\n%s" % (e, load.failures[:5], d.log()[-4000:]))
     load.stop()
     assert load.failures == [], load.failures[:10]
     assert load.ok > 0
