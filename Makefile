@@ -1,24 +1,41 @@
 # The two commands of the README:
 #   make run    build drover and serve the example app on http://127.0.0.1:8000/
 #   make test   build and run every test (unit + integration); non-zero on failure
+# and the package:
+#   make deb           build the Debian package from a clean copy of the tree (into build-deb/), lintian it
+#   make test-systemd  install that package in a Debian 12 container booted with systemd, and test it there
 BUILD ?= build
 MESON_OPTIONS ?=
+DEB_OUT ?= build-deb
 
-.PHONY: run test test-asan test-tsan deps build bench fuzz clean
+.PHONY: run test test-asan test-tsan deps deps-run deps-deb deps-systemd build test-build deb test-systemd bench fuzz clean
 
+# Each target installs only what it needs: `make run` the build and runtime
+# packages, `make test` the test tools as well.
+deps-run:
+	@scripts/install-deps.sh --for run
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh --for test
+deps-deb:
+	@scripts/install-deps.sh --for deb
+deps-systemd:
+	@scripts/install-deps.sh --for systemd
 
-$(BUILD)/build.ninja:
-	meson setup $(BUILD) $(MESON_OPTIONS)
+# `make run` configures without the unit tests (no GoogleTest needed);
+# `make test` turns them on in the same build directory.
+build: deps-run
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dtests=false $(MESON_OPTIONS)
+	ninja -C $(BUILD)
 
-build: deps $(BUILD)/build.ninja
+test-build: deps
+	@if [ -f $(BUILD)/build.ninja ]; then meson configure $(BUILD) -Dtests=true $(MESON_OPTIONS); \
+	else meson setup $(BUILD) $(MESON_OPTIONS); fi
 	ninja -C $(BUILD)
 
 run: build
 	$(BUILD)/supervisor/drover -c etc/drover.toml
 
-test: build
+test: test-build
 	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration; \
 	status=$$?; /usr/bin/python3 scripts/test-summary.py $(BUILD); exit $$status
 
@@ -29,11 +46,20 @@ test-asan: deps
 test-tsan: deps
 	scripts/sanitized-tests.sh tsan
 
+deb: deps-deb
+	scripts/build-deb.sh $(DEB_OUT)
+
+# Boots a cached debootstrap tree (/var/cache/drover-test) with
+# systemd-nspawn; skips with the reason where the machine cannot.
+test-systemd: deps-systemd deb
+	DROVER_DEB_DIR=$(abspath $(DEB_OUT)) /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEsxX tests/systemd; \
+	status=$$?; cat $(DEB_OUT)/exposure.txt 2>/dev/null; exit $$status
+
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)
 
-bench: build
+bench: test-build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(DEB_OUT)

@@ -38,6 +38,15 @@ struct ListenSpec {
     uint16_t port = 0;
     std::string path;        ///< unix_path
     mode_t mode = 0660;      ///< unix socket file mode
+    std::string owner;       ///< unix: user the socket file is created for; "" the master's
+    std::string group;       ///< unix: group the socket file is created for; "" the owner's (or the master's)
+    /// The name systemd passes the socket under (LISTEN_FDNAMES: a socket
+    /// unit's FileDescriptorName=, or the file descriptor store); "" when the
+    /// entry names none and is matched by its address.
+    std::string fd_name;
+    /// false for an entry with only an fd_name: it serves the socket systemd
+    /// passes under that name, and there is nothing to bind without it.
+    bool has_address = true;
     int backlog = 1024;
     std::vector<std::string> allowed_clients;  ///< TCP only; empty allows everyone
     std::string text;        ///< as written, for logs
@@ -45,17 +54,22 @@ struct ListenSpec {
     /// itself; the top-level keys fill in the others (and a reload can tell
     /// a changed entry from a changed default).
     bool own_mode = false;
+    bool own_owner = false;
+    bool own_group = false;
     bool own_backlog = false;
     bool own_allowed_clients = false;
 
     bool is_unix() const { return family == Family::unix_path; }
 };
 
-/// The top-level `backlog`, `unix_socket_mode` and `allowed_clients`: every
-/// listener that does not set its own gets them.
+/// The top-level `backlog`, `unix_socket_mode`, `unix_socket_owner`,
+/// `unix_socket_group` and `allowed_clients`: every listener that does not
+/// set its own gets them.
 struct ListenerDefaults {
     int backlog = 1024;
     mode_t mode = 0660;
+    std::string owner;
+    std::string group;
     std::vector<std::string> allowed_clients;
 };
 

@@ -132,8 +132,35 @@ std::string canonical_ip(const std::string& text)
     throw std::invalid_argument(cat("not an IPv4 or IPv6 address: ", in_quotes(text)));
 }
 
+Protocol parse_protocol(std::string_view name)
+{
+    std::string lower = lowercase(name);
+    if (lower == "http")
+        return Protocol::http;
+    if (lower == "fastcgi")
+        return Protocol::fastcgi;
+    if (lower == "scgi")
+        return Protocol::scgi;
+    if (lower == "unix")
+        throw std::invalid_argument("unknown protocol 'unix' (a unix socket is written unix:PATH)");
+    throw std::invalid_argument(cat("unknown protocol '", name, "' (use http, fastcgi or scgi)"));
+}
+
+std::string check_fd_name(std::string_view name)
+{
+    // systemd's fdname_is_valid(), less the empty name.
+    constexpr size_t kMax = 255;
+    bool printable = std::all_of(name.begin(), name.end(), [](char c) { return c >= ' ' && c <= '~' && c != ':'; });
+    if (name.empty() || name.size() > kMax || !printable)
+        throw std::invalid_argument(cat("must be 1 to ", kMax, " printable ASCII characters without ':', got ",
+                                        in_quotes(name)));
+    return std::string(name);
+}
+
 std::string address_identity(const ListenSpec& spec)
 {
+    if (!spec.has_address)
+        return cat("fd:", spec.fd_name);
     if (spec.is_unix())
         return cat("unix:", spec.path);
     std::string host = lowercase(spec.host);
@@ -158,17 +185,7 @@ ListenSpec parse_listen_address(const std::string& text)
             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
         });
         if (is_scheme) {
-            std::string name = lowercase(proto);
-            if (name == "http")
-                spec.protocol = Protocol::http;
-            else if (name == "fastcgi")
-                spec.protocol = Protocol::fastcgi;
-            else if (name == "scgi")
-                spec.protocol = Protocol::scgi;
-            else if (name == "unix")
-                throw std::invalid_argument("unknown protocol 'unix' (a unix socket is written unix:PATH)");
-            else
-                throw std::invalid_argument(cat("unknown protocol '", proto, "' (use http, fastcgi or scgi)"));
+            spec.protocol = parse_protocol(proto);
             rest.remove_prefix(sep + 3);
         }
     }

@@ -19,8 +19,17 @@ void check_socket_path_length(const std::string& path);
 /// std::invalid_argument for anything else (no names, no CIDR).
 std::string canonical_ip(const std::string& text);
 
+/// "http", "fastcgi" or "scgi" (any case). Throws std::invalid_argument.
+Protocol parse_protocol(std::string_view name);
+
+/// A socket name as systemd takes it (FileDescriptorName=, FDNAME=): 1 to 255
+/// printable ASCII characters, no ':'. Returns it; throws
+/// std::invalid_argument.
+std::string check_fd_name(std::string_view name);
+
 /// What two listeners conflict on: the same port on the same host, or the
-/// same socket file; whatever protocol each speaks.
+/// same socket file, or the same systemd socket name; whatever protocol each
+/// speaks.
 std::string address_identity(const ListenSpec& spec);
 
 } // namespace drover

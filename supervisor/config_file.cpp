@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "base/unique_fd.hpp"
+#include "supervisor/config_address.hpp"
 #include "supervisor/config_schema.hpp"
 #include "supervisor/config_values.hpp"
 
@@ -247,23 +248,45 @@ SettingValue FileReader::read_binds(const Setting& s, const toml::node& node, co
 }
 
 /// A bind entry's options are the top-level listener keys, one listener's
-/// own: the same rows read them.
+/// own: the same rows read them. `fd_name` and `protocol` are the entry's
+/// alone: with an fd_name and no address, the entry serves only the socket
+/// systemd passes under that name.
 ListenSpec FileReader::read_bind_table(const toml::table& table, const std::string& key)
 {
     // The address decides which other keys apply, so it is read first.
     const toml::node* address_node = table.get("address");
-    if (!address_node)
-        fail(table, cat(key, ".address"), "required");
-    expect(*address_node, cat(key, ".address"), toml::node_type::string);
-    ListenSpec spec =
-        std::move(std::get<std::vector<ListenSpec>>(text(setting("bind"), *address_node, cat(key, ".address"))).front());
+    const toml::node* fd_name_node = table.get("fd_name");
+    ListenSpec spec;
+    if (address_node) {
+        expect(*address_node, cat(key, ".address"), toml::node_type::string);
+        spec = std::move(
+            std::get<std::vector<ListenSpec>>(text(setting("bind"), *address_node, cat(key, ".address"))).front());
+    } else if (fd_name_node) {
+        spec.has_address = false;
+    } else {
+        fail(table, cat(key, ".address"), "required (or fd_name, for a socket passed by systemd)");
+    }
+    // Whether the entry's socket is a unix one is known only from its
+    // address; an fd_name-only entry takes the unix options too, for a
+    // socket that it binds never.
+    auto unix_only = [&](const toml::node& node, const std::string& k) {
+        if (spec.has_address && !spec.is_unix())
+            fail(node, k, "only applies to unix sockets");
+    };
     for (const auto& [name, node] : in_file_order(table)) {
         std::string k = cat(key, '.', name);
         if (name == "mode") {
-            if (!spec.is_unix())
-                fail(*node, k, "only applies to unix sockets");
+            unix_only(*node, k);
             spec.mode = static_cast<mode_t>(std::get<uint64_t>(read_value(setting("unix_socket_mode"), *node, k)));
             spec.own_mode = true;
+        } else if (name == "owner") {
+            unix_only(*node, k);
+            spec.owner = std::get<std::string>(read_value(setting("unix_socket_owner"), *node, k));
+            spec.own_owner = true;
+        } else if (name == "group") {
+            unix_only(*node, k);
+            spec.group = std::get<std::string>(read_value(setting("unix_socket_group"), *node, k));
+            spec.own_group = true;
         } else if (name == "backlog") {
             spec.backlog = static_cast<int>(std::get<uint64_t>(read_value(setting("backlog"), *node, k)));
             spec.own_backlog = true;
@@ -272,11 +295,31 @@ ListenSpec FileReader::read_bind_table(const toml::table& table, const std::stri
                 fail(*node, k, "only applies to TCP listeners");
             spec.allowed_clients = std::get<std::vector<std::string>>(read_value(setting("allowed_clients"), *node, k));
             spec.own_allowed_clients = true;
+        } else if (name == "fd_name") {
+            expect(*node, k, toml::node_type::string);
+            try {
+                spec.fd_name = check_fd_name(node->as_string()->get());
+            } catch (const std::invalid_argument& e) {
+                fail(*node, k, e.what());
+            }
+        } else if (name == "protocol") {
+            expect(*node, k, toml::node_type::string);
+            Protocol protocol{};
+            try {
+                protocol = parse_protocol(node->as_string()->get());
+            } catch (const std::invalid_argument& e) {
+                fail(*node, k, e.what());
+            }
+            if (spec.has_address && spec.text.find("://") != std::string::npos && protocol != spec.protocol)
+                fail(*node, k, cat("differs from the address's ", in_quotes(spec.text)));
+            spec.protocol = protocol;
         } else if (name != "address") {
             fail(*node, k, "unknown key");
         }
         remember(*node, k);
     }
+    if (!spec.has_address)
+        spec.text = cat(protocol_name(spec.protocol), "://fd:", spec.fd_name);
     return spec;
 }
 

@@ -122,6 +122,10 @@ void check_listeners(const Config& config)
             if (address_identity(config.listeners[j]) == identity)
                 conflict(config, cat("bind[", i, ']'),
                          cat("duplicate address (same as ", in_quotes(config.listeners[j].text), ")"));
+            const std::string& name = config.listeners[i].fd_name;
+            if (!name.empty() && name == config.listeners[j].fd_name)
+                conflict(config, cat("bind[", i, "].fd_name"),
+                         cat("duplicate fd_name ", in_quotes(name), " (bind[", j, "] takes it)"));
         }
     }
 }
@@ -208,8 +212,15 @@ void finish_config(Config& config)
     for (ListenSpec& spec : config.listeners) {
         if (!spec.own_backlog)
             spec.backlog = d.backlog;
-        if (spec.is_unix() && !spec.own_mode)
+        // An fd_name-only entry may turn out to be a unix socket: it gets the
+        // unix defaults too (they are applied only to a socket drover binds).
+        bool maybe_unix = spec.is_unix() || !spec.has_address;
+        if (maybe_unix && !spec.own_mode)
             spec.mode = d.mode;
+        if (maybe_unix && !spec.own_owner)
+            spec.owner = d.owner;
+        if (maybe_unix && !spec.own_group)
+            spec.group = d.group;
         if (!spec.is_unix() && !spec.own_allowed_clients)
             spec.allowed_clients = d.allowed_clients;
     }

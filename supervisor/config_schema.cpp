@@ -67,10 +67,12 @@ bool same_binds(const Config& a, const Config& b)
     for (size_t i = 0; i < a.listeners.size(); ++i) {
         const ListenSpec& x = a.listeners[i];
         const ListenSpec& y = b.listeners[i];
-        if (x.text != y.text || x.path != y.path || x.own_mode != y.own_mode || x.own_backlog != y.own_backlog ||
-            x.own_allowed_clients != y.own_allowed_clients)
+        if (x.text != y.text || x.path != y.path || x.protocol != y.protocol || x.fd_name != y.fd_name ||
+            x.own_mode != y.own_mode || x.own_owner != y.own_owner || x.own_group != y.own_group ||
+            x.own_backlog != y.own_backlog || x.own_allowed_clients != y.own_allowed_clients)
             return false;
-        if ((x.own_mode && x.mode != y.mode) || (x.own_backlog && x.backlog != y.backlog) ||
+        if ((x.own_mode && x.mode != y.mode) || (x.own_owner && x.owner != y.owner) ||
+            (x.own_group && x.group != y.group) || (x.own_backlog && x.backlog != y.backlog) ||
             (x.own_allowed_clients && x.allowed_clients != y.allowed_clients))
             return false;
     }
@@ -231,6 +233,11 @@ constexpr Setting kSettings[] = {
     {.key = "unix_socket_mode", .kind = K::file_mode, .default_text = "\"0660\"",
      .help = "mode of unix socket files", .on_reload = kRestart,
      .field = field<&Config::listener_defaults, &ListenerDefaults::mode>()},
+    {.key = "unix_socket_owner", .kind = K::string,
+     .help = "user unix socket files are created for (needs write access to their directory)", .on_reload = kRestart,
+     .field = field<&Config::listener_defaults, &ListenerDefaults::owner>()},
+    {.key = "unix_socket_group", .kind = K::string, .help = "group unix socket files are created for",
+     .on_reload = kRestart, .field = field<&Config::listener_defaults, &ListenerDefaults::group>()},
     {.key = "allowed_clients", .kind = K::ip_list, .default_text = "[]",
      .help = "TCP peers allowed to connect; [] allows all", .on_reload = kRestart,
      .field = field<&Config::listener_defaults, &ListenerDefaults::allowed_clients>()},

@@ -1,5 +1,12 @@
 // drover: the master process. Parses the command line and the config,
 // binds the listeners, and hands over to the master loop.
+//
+// The start-up order is what makes the privilege drop safe and the logs
+// usable: the logs are opened (and given to `user`) while still root, the
+// listeners are bound or taken from systemd while still root (ports below
+// 1024, socket files in /run, created with their owner and mode), the
+// pidfile is written, and only then is root dropped, before the master loop
+// forks any worker.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +18,7 @@
 #include "supervisor/listeners.hpp"
 #include "supervisor/master.hpp"
 #include "supervisor/privileges.hpp"
+#include "supervisor/sd_notify.hpp"
 
 namespace {
 
@@ -57,9 +65,12 @@ int main(int argc, char** argv)
 
     try {
         ErrorLog::configure(config.error_log, config.log_level);
-        // Opened here only to fail early and clearly; each worker opens its own.
+        warn_if_root_without_user(config.user);
+        // Opened here only to fail early and clearly; each worker opens its
+        // own, as `user`, and every process reopens both on SIGUSR1.
         AccessLog::configure(config.access_log);
         AccessLog::configure("");
+        hand_logs_to_user({config.error_log, config.access_log}, config.user, config.group);
         std::vector<Listener> listeners = open_listeners(config.listeners);
         write_pidfile(config.pidfile);
         drop_privileges(config.user, config.group);
@@ -70,6 +81,8 @@ int main(int argc, char** argv)
         return rc;
     } catch (const std::exception& e) {
         log_error(e.what());
+        // `systemctl status drover` shows why it did not start.
+        notify::status(cat("failed to start: ", e.what()));
         return 1;
     }
 }

@@ -1,7 +1,9 @@
 #include "supervisor/privileges.hpp"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +11,7 @@
 #include <stdexcept>
 
 #include "base/log.hpp"
+#include "base/unique_fd.hpp"
 
 namespace drover {
 
@@ -19,7 +22,62 @@ namespace {
     throw std::runtime_error("cannot switch to " + what + ": " + op + " failed: " + std::strerror(errno));
 }
 
+struct Ids {
+    uid_t uid;
+    gid_t gid;
+};
+
+Ids lookup(const std::string& user, const std::string& group)
+{
+    errno = 0;
+    struct passwd* pw = ::getpwnam(user.c_str());
+    if (!pw)
+        throw std::runtime_error("cannot switch to user " + user + ": " + (errno ? std::strerror(errno) : "no such user"));
+    Ids ids{pw->pw_uid, pw->pw_gid};
+    if (!group.empty()) {
+        errno = 0;
+        struct group* gr = ::getgrnam(group.c_str());
+        if (!gr)
+            throw std::runtime_error("cannot switch to group " + group + ": " +
+                                     (errno ? std::strerror(errno) : "no such group"));
+        ids.gid = gr->gr_gid;
+    }
+    return ids;
+}
+
 } // namespace
+
+void hand_logs_to_user(const std::vector<std::string>& paths, const std::string& user, const std::string& group)
+{
+    if (user.empty() || ::geteuid() != 0)
+        return;
+    const Ids ids = lookup(user, group);
+    for (const std::string& path : paths) {
+        if (path.empty() || path == "-")
+            continue;
+        // Through the fd, so what is changed is the file that was opened:
+        // O_NOFOLLOW refuses a symlink planted in a log directory.
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640));
+        if (!fd)
+            throw std::runtime_error(cat("cannot open log ", path, ": ", std::strerror(errno)));
+        struct stat st;
+        if (::fstat(fd.get(), &st) < 0)
+            throw std::runtime_error(cat("cannot stat log ", path, ": ", std::strerror(errno)));
+        if (!S_ISREG(st.st_mode))
+            continue;  // a pipe or a device: nothing to own
+        // Already the user's (logrotate's `create 0640 drover adm`): its group
+        // is the operator's choice and stays.
+        if (st.st_uid != ids.uid && ::fchown(fd.get(), ids.uid, ids.gid) < 0)
+            throw std::runtime_error(cat("cannot give log ", path, " to ", user, ": fchown() failed: ", std::strerror(errno)));
+    }
+}
+
+void warn_if_root_without_user(const std::string& user)
+{
+    if (user.empty() && ::geteuid() == 0)
+        log_warning("running as root with no `user` set: the application's workers run as root too; "
+                    "set user = \"...\" (the Debian package's is \"drover\")");
+}
 
 void drop_privileges(const std::string& user, const std::string& group)
 {

@@ -44,6 +44,8 @@ inline constexpr FileExample kFileExamples[] = {
     {"backlog", "512", "70000", "1:11: backlog: must be an integer from 1 to 65535"},
     {"unix_socket_mode", "0o600", R"("0999")",
      R"(1:20: unix_socket_mode: must be an octal file mode from 0 to 0777, like "0660")"},
+    {"unix_socket_owner", R"("drover")", "0", "1:21: unix_socket_owner: expected a string, got an integer"},
+    {"unix_socket_group", R"("www-data")", "[]", "1:21: unix_socket_group: expected a string, got an array"},
     {"allowed_clients", R"(["127.0.0.1"])", R"(["localhost"])",
      R"(1:20: allowed_clients[0]: not an IPv4 or IPv6 address: "localhost")"},
     {"pm", R"("ondemand")", R"("adaptive")", R"(1:6: pm: must be "static", "dynamic" or "ondemand", got "adaptive")"},

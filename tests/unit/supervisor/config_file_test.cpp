@@ -348,7 +348,8 @@ TEST(ConfigErrors, BadBindAddresses)
     EXPECT_EQ(parse_error("bind = [\"127.0.0.1:80\", \"127.0.0.1\"]\n"), "drover.toml:1:25: bind[1]: missing port");
     EXPECT_EQ(parse_error("bind = [{ address = \"127.0.0.1:0\" }]\n"),
               "drover.toml:1:21: bind[0].address: port out of range (1 to 65535): 0");
-    EXPECT_EQ(parse_error("bind = [{ backlog = 5 }]\n"), "drover.toml:1:9: bind[0].address: required");
+    EXPECT_EQ(parse_error("bind = [{ backlog = 5 }]\n"),
+              "drover.toml:1:9: bind[0].address: required (or fd_name, for a socket passed by systemd)");
     EXPECT_EQ(parse_error("bind = []\n"), "drover.toml:1:8: bind: must list at least one address");
 }
 
@@ -402,6 +403,60 @@ TEST(ConfigLoad, SyntaxErrorNamesTheFileAsGiven)
     std::string err = error_of([&] { load_config(cmd); });
     EXPECT_EQ(err.rfind(file + ":1:", 0), 0u) << err;
     EXPECT_NE(err.find(": syntax error: "), std::string::npos) << err;
+}
+
+// ---------------------------------------------------------------- systemd sockets, socket owners
+
+TEST(ConfigFile, ABindEntryMayNameItsSystemdSocketAndProtocol)
+{
+    Config c = parse_config_text(R"(app = "a"
+bind = [
+  { fd_name = "web", protocol = "fastcgi" },
+  { address = "127.0.0.1:8000", fd_name = "api" },
+  { address = "unix:/run/d/app.sock", owner = "drover", group = "www-data", mode = "0600" },
+  "unix:/run/d/other.sock",
+]
+unix_socket_owner = "app"
+unix_socket_group = "nginx"
+)",
+                                 "drover.toml");
+    ASSERT_EQ(c.listeners.size(), 4u);
+    EXPECT_FALSE(c.listeners[0].has_address);
+    EXPECT_EQ(c.listeners[0].fd_name, "web");
+    EXPECT_EQ(c.listeners[0].protocol, Protocol::fastcgi);
+    EXPECT_EQ(c.listeners[0].text, "fastcgi://fd:web");
+    EXPECT_TRUE(c.listeners[1].has_address);
+    EXPECT_EQ(c.listeners[1].fd_name, "api");
+    EXPECT_EQ(c.listeners[1].protocol, Protocol::http);
+    EXPECT_EQ(c.listeners[2].owner, "drover");
+    EXPECT_EQ(c.listeners[2].group, "www-data");
+    EXPECT_EQ(c.listeners[2].mode, 0600u);
+    // The top-level keys fill in what an entry does not set.
+    EXPECT_EQ(c.listeners[3].owner, "app");
+    EXPECT_EQ(c.listeners[3].group, "nginx");
+    EXPECT_EQ(c.listeners[3].fd_name, "");
+}
+
+TEST(ConfigErrors, BadSystemdSocketEntries)
+{
+    EXPECT_EQ(parse_error("bind = [{ fd_name = \"a:b\" }]\n"),
+              "drover.toml:1:21: bind[0].fd_name: must be 1 to 255 printable ASCII characters without ':', got \"a:b\"");
+    EXPECT_EQ(parse_error("bind = [{ fd_name = \"\" }]\n"),
+              "drover.toml:1:21: bind[0].fd_name: must be 1 to 255 printable ASCII characters without ':', got \"\"");
+    EXPECT_EQ(parse_error("bind = [{ fd_name = \"web\", protocol = \"ftp\" }]\n"),
+              "drover.toml:1:39: bind[0].protocol: unknown protocol 'ftp' (use http, fastcgi or scgi)");
+    EXPECT_EQ(parse_error("bind = [{ address = \"scgi://127.0.0.1:9\", protocol = \"http\" }]\n"),
+              "drover.toml:1:54: bind[0].protocol: differs from the address's \"scgi://127.0.0.1:9\"");
+    EXPECT_EQ(parse_error("bind = [{ address = \"127.0.0.1:9\", owner = \"www-data\" }]\n"),
+              "drover.toml:1:44: bind[0].owner: only applies to unix sockets");
+    EXPECT_EQ(parse_error("bind = [{ address = \"127.0.0.1:9\", group = \"www-data\" }]\n"),
+              "drover.toml:1:44: bind[0].group: only applies to unix sockets");
+    EXPECT_EQ(error_of([] {
+                  validate_config(parse_config_text(
+                      "app = \"a\"\nbind = [{ fd_name = \"web\" }, { address = \"127.0.0.1:9\", fd_name = \"web\" }]\n",
+                      "drover.toml"));
+              }),
+              "drover.toml:2:67: bind[1].fd_name: duplicate fd_name \"web\" (bind[0] takes it)");
 }
 
 } // namespace

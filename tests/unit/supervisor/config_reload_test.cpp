@@ -60,7 +60,8 @@ TEST(ReloadDiff, RestartOnlyKeysAreWhatTheMasterOpensOnce)
         if (s.is_key() && s.on_reload == OnReload::restart)
             restart.emplace(s.key);
     EXPECT_EQ(restart, (std::set<std::string>{"allowed_clients", "backlog", "bind", "group", "keepalive",
-                                              "metrics.address", "pidfile", "unix_socket_mode", "user"}));
+                                              "metrics.address", "pidfile", "unix_socket_group", "unix_socket_mode",
+                                              "unix_socket_owner", "user"}));
 }
 
 TEST(ReloadDiff, SeveralKeysInTableOrder)
