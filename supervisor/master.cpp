@@ -11,6 +11,7 @@
 
 #include "base/log.hpp"
 #include "metrics/server.hpp"
+#include "supervisor/sd_notify.hpp"
 
 namespace drover {
 
@@ -94,6 +95,16 @@ int Master::run()
     struct timeval tv = {0, static_cast<suseconds_t>(kTickSeconds * 1e6)};
     event_add(tick_event_.get(), &tv);
 
+    // systemd keeps the listening sockets across a restart (with
+    // FileDescriptorStoreMax=) and hands them back at the next start, so
+    // connections queued on them meanwhile are served, not refused.
+    for (Listener& l : listeners_)
+        notify::store_listener(l);
+    if (auto interval = notify::watchdog_interval()) {
+        watchdog_every_ = static_cast<double>(interval->count()) / 1e6;
+        log_info("systemd watchdog: pinging every ", watchdog_every_, " s from the master's tick");
+    }
+
     bool fixed = config.pm == ProcessManager::static_pool;
     log_info("drover ", DROVER_VERSION, " serving ", config.app.callable, " (pm ", pm_name(config.pm), ", ",
              pool_.target(), fixed ? " workers)" : " workers at most)");
@@ -124,6 +135,12 @@ void Master::wake()
 void Master::tick()
 {
     double now = clock_.now();
+    // From the tick, not a timer of its own: a loop that stalls stops the
+    // pings, and systemd kills and restarts the master.
+    if (watchdog_every_ > 0 && now - watchdog_sent_ >= watchdog_every_) {
+        notify::watchdog();
+        watchdog_sent_ = now;
+    }
     if (park_)
         park_->tick(now);
     reap(now);

@@ -84,6 +84,8 @@ private:
     double start_time_unix_ = 0;
 
     EventBasePtr base_;
+    double watchdog_every_ = 0;  ///< seconds between WATCHDOG=1; 0 without systemd's watchdog
+    double watchdog_sent_ = 0;
     EventPtr tick_event_;
     std::unique_ptr<SignalEvents> signals_;
     std::unique_ptr<MetricsServer> metrics_;

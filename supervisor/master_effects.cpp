@@ -3,7 +3,6 @@
 // scoreboard through its checked read, /proc, the listen queues).
 #include <poll.h>
 #include <signal.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +13,7 @@
 #include "base/log.hpp"
 #include "supervisor/config_reload.hpp"
 #include "supervisor/master.hpp"
+#include "supervisor/sd_notify.hpp"
 #include "supervisor/spawner.hpp"
 
 namespace drover {
@@ -57,16 +57,13 @@ void Master::signal(pid_t pid, int sig)
 void Master::announce(Announcement what)
 {
     switch (what) {
-    case Announcement::ready: sd_notify(0, "READY=1"); break;
-    case Announcement::reloading: sd_notify(0, "RELOADING=1"); break;
-    case Announcement::stopping: sd_notify(0, "STOPPING=1"); break;
+    case Announcement::ready: notify::ready(); break;
+    case Announcement::reloading: notify::reloading(); break;
+    case Announcement::stopping: notify::stopping(); break;
     }
 }
 
-void Master::status(const std::string& text)
-{
-    sd_notify(0, ("STATUS=" + text).c_str());
-}
+void Master::status(const std::string& text) { notify::status(text); }
 
 std::optional<Config> Master::load_config(const Config& running)
 {

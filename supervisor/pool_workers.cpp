@@ -169,8 +169,10 @@ void Pool::observe(double now)
     observed_at_ = now;
 
     if (!announced_ready_ && state_ == MasterState::running) {
+        // ondemand starts no worker until a connection waits: it is ready
+        // once the master serves its listeners, or Type=notify would hang.
         uint32_t ready = table_.ready();
-        if (ready > 0 && (ready >= std::min(target_, config_.workers) || config_.pm == ProcessManager::ondemand)) {
+        if (config_.pm == ProcessManager::ondemand || (ready > 0 && ready >= std::min(target_, config_.workers))) {
             announced_ready_ = true;
             effects_.announce(Announcement::ready);
             status_changed_ = true;

@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -74,6 +75,62 @@ def test_sd_notify_ready_reloading_stopping(tmp_path, http_port):
         assert "generation 2" in wait_for("STATUS=generation 2")
         os.kill(proc.pid, signal.SIGTERM)
         wait_for("STOPPING=1")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        listener.close()
+
+
+def test_watchdog_pings_come_from_the_tick_and_stop_while_the_master_is_stalled(tmp_path, http_port):
+    """WATCHDOG=1 at half of WATCHDOG_USEC, sent from the master loop's tick:
+    a master stopped (SIGSTOP) sends none, so systemd would kill it. And
+    RELOADING=1 carries MONOTONIC_USEC (systemd 253+)."""
+    path = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    received = []  # (monotonic time, message)
+
+    def collect(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            listener.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                data = listener.recv(4096).decode()
+            except socket.timeout:
+                break
+            received.extend((time.monotonic(), m) for m in data.split("\n") if m)
+
+    def pings(since, until=None):
+        return [t for t, m in received if m == "WATCHDOG=1" and t >= since and (until is None or t < until)]
+
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000")  # pings every 0.2 s
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([drover_binary(), "-b", "127.0.0.1:%d" % http_port, "-w", "1", "--metrics", "",
+                             "--pythonpath", str(APPS), "basic_app"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        started = time.monotonic()
+        collect(2.0)
+        assert any(m == "READY=1" for _, m in received), received
+        running = pings(started + 0.5)
+        assert len(running) >= 5, received  # about 7 in 1.5 s
+        gaps = [b - a for a, b in zip(running, running[1:])]
+        assert max(gaps) < 0.5, gaps
+        os.kill(proc.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        collect(1.0)
+        os.kill(proc.pid, signal.SIGCONT)
+        resumed_at = time.monotonic()
+        assert pings(stopped_at + 0.05, resumed_at) == [], "pings while the master was stopped"
+        collect(1.0)
+        assert len(pings(resumed_at)) >= 2, "no pings after the master resumed"
+        os.kill(proc.pid, signal.SIGHUP)
+        collect(2.0)
+        reloading = [m for _, m in received if m.startswith("RELOADING=1") or m.startswith("MONOTONIC_USEC=")]
+        assert "RELOADING=1" in reloading and any(m.startswith("MONOTONIC_USEC=") for m in reloading), received
+        os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:

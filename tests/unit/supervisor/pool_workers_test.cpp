@@ -278,6 +278,8 @@ TEST_F(PoolTest, OndemandSpawnsForAWaitingConnectionAndReapsIdleWorkers)
     start(c);
     run_for(1);
     EXPECT_EQ(spawned(), 0u);
+    // Ready without a worker: Type=notify must not wait for a first request.
+    EXPECT_EQ(noted("READY=1"), 1);
     readings.waiting = true;
     tick();
     ASSERT_EQ(spawned(), 1u);
