@@ -1,5 +1,6 @@
-// The address grammar: listen addresses (`bind`, -b), the metrics address and
-// the IP addresses of `allowed_clients`. parse_listen_address() and
+// The address grammar: listen addresses (`bind`, -b) and the metrics address
+// (the ranges of `allowed_clients` and `forwarded_allow_ips` are
+// base/cidr.hpp's, shared with the workers). parse_listen_address() and
 // parse_metrics_address() are declared in config.hpp; these are the pieces
 // the file reader and the cross-checks share.
 #pragma once
@@ -15,7 +16,7 @@ namespace drover {
 void check_socket_path_length(const std::string& path);
 
 /// Canonical text of an IPv4 or IPv6 address, so that "::1" and "0::1"
-/// compare equal wherever the list is matched against a peer. Throws
+/// name the same listener. Throws
 /// std::invalid_argument for anything else (no names, no CIDR).
 std::string canonical_ip(const std::string& text);
 

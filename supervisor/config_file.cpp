@@ -190,7 +190,8 @@ SettingValue FileReader::read_value(const Setting& s, const toml::node& node, co
             fail(node, key, cat("expected an octal mode string like \"0660\" or an integer, got ", type_name(node.type())));
         return text(s, node, key);
     case SettingKind::path_list:
-    case SettingKind::ip_list:
+    case SettingKind::cidr_list:
+    case SettingKind::proxy_list:
         return read_list(s, node, key);
     case SettingKind::address_list:
         return read_binds(s, node, key);

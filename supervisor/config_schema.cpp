@@ -238,9 +238,13 @@ constexpr Setting kSettings[] = {
      .field = field<&Config::listener_defaults, &ListenerDefaults::owner>()},
     {.key = "unix_socket_group", .kind = K::string, .help = "group unix socket files are created for",
      .on_reload = kRestart, .field = field<&Config::listener_defaults, &ListenerDefaults::group>()},
-    {.key = "allowed_clients", .kind = K::ip_list, .default_text = "[]",
-     .help = "TCP peers allowed to connect; [] allows all", .on_reload = kRestart,
+    {.key = "allowed_clients", .kind = K::cidr_list, .default_text = "[]",
+     .help = "TCP peers allowed to connect: addresses or CIDR ranges; [] allows all", .on_reload = kRestart,
      .field = field<&Config::listener_defaults, &ListenerDefaults::allowed_clients>()},
+    {.key = "forwarded_allow_ips", .kind = K::proxy_list, .default_text = "[\"127.0.0.1\", \"::1\"]",
+     .help = "proxies whose Forwarded and X-Forwarded-* headers are believed: addresses or CIDR ranges; "
+             "[\"*\"] trusts every peer",
+     .field = field<&Config::app, &AppSettings::forwarded_allow_ips>()},
 
     // Workers.
     {.key = "pm", .kind = K::choice, .choices = kPmChoices, .default_text = "\"static\"",

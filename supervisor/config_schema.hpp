@@ -36,7 +36,8 @@ enum class SettingKind : uint8_t {
     path_list,        ///< paths, in order
     address_list,     ///< listen addresses, or tables of an address and its options
     metrics_address,  ///< HOST:PORT or [V6]:PORT, or "" for none
-    ip_list,          ///< IPv4 and IPv6 addresses
+    cidr_list,        ///< IPv4 and IPv6 addresses and CIDR ranges ("10.0.0.0/8")
+    proxy_list,       ///< as cidr_list, or "*" for every address
     file_mode,        ///< an octal file mode: "0660" or 0o660
 };
 
@@ -101,7 +102,8 @@ struct Setting {
     bool takes_value() const { return !metavar.empty() || is_positional(); }
     bool is_list() const
     {
-        return kind == SettingKind::path_list || kind == SettingKind::address_list || kind == SettingKind::ip_list;
+        return kind == SettingKind::path_list || kind == SettingKind::address_list || kind == SettingKind::cidr_list ||
+               kind == SettingKind::proxy_list;
     }
     /// How errors and origins name the flag: the short form when there is one.
     std::string_view flag_name() const { return short_flag.empty() ? flag : short_flag; }

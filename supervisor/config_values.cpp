@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "base/cidr.hpp"
 #include "supervisor/config_address.hpp"
 
 namespace drover {
@@ -306,8 +307,14 @@ SettingValue parse_setting_text(const Setting& setting, std::string_view text, c
         if (!text.empty())
             parse_metrics_address(std::string(text));
         return std::string(text);
-    case SettingKind::ip_list:
-        return std::vector<std::string>{canonical_ip(std::string(text))};
+    case SettingKind::cidr_list:
+        // [] already allows every client; "*" would say it twice, or be
+        // mistaken for a forwarded_allow_ips that trusts.
+        if (text == "*")
+            throw std::invalid_argument("\"*\" is not a client address: [] allows every client");
+        return std::vector<std::string>{parse_cidr(text).text()};
+    case SettingKind::proxy_list:
+        return std::vector<std::string>{text == "*" ? std::string(text) : parse_cidr(text).text()};
     case SettingKind::file_mode:
         return static_cast<uint64_t>(parse_file_mode(text));
     }

@@ -455,7 +455,14 @@ void Connection::log_access(const RequestOutcome& outcome, uint64_t duration_us)
 {
     AccessRecord record;
     record.request = &*pending_;
-    record.client = peer_.remote_addr;
+    // The client, not the web server or proxy in front: what the bridge
+    // believed, else the web server's REMOTE_ADDR (FastCGI, SCGI), else
+    // the socket's peer.
+    record.client = outcome.client;
+    if (record.client.empty())
+        record.client = pending_->param("REMOTE_ADDR");
+    if (record.client.empty())
+        record.client = peer_.remote_addr;
     record.status = outcome.status;
     record.response_bytes = outcome.response_bytes;
     record.duration_us = duration_us;

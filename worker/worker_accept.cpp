@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include "base/cidr.hpp"
 #include "base/clock.hpp"
 #include "base/log.hpp"
 #include "ipc/fd_passing.hpp"
@@ -92,14 +94,13 @@ Worker::Accepted Worker::accept_one(ListenerState& listener)
     PeerInfo info;
     if (!listener.spec.is_unix) {
         info.remote_addr = address_text(peer, &info.remote_port);
-        if (!listener.spec.allowed_clients.empty()) {
-            bool allowed = false;
-            for (const std::string& a : listener.spec.allowed_clients)
-                allowed = allowed || a == info.remote_addr;
-            if (!allowed) {
-                log_warning("connection from ", info.remote_addr, " refused: not in allowed_clients");
-                return Accepted::refused;
-            }
+        // Matched on the address itself (IPv4-mapped on a dual-stack
+        // listener meets its IPv4 range), not on its text.
+        const CidrSet& allowed = listener.spec.allowed_clients;
+        std::optional<IpAddress> address = IpAddress::from_sockaddr(peer);
+        if (!allowed.empty() && !(address && allowed.contains(*address))) {
+            log_warning("connection from ", info.remote_addr, " refused: not in allowed_clients");
+            return Accepted::refused;
         }
     }
     add_connection(std::move(owned), listener, std::move(info));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cidr.hpp"
 #include "ipc/scoreboard.hpp"
 #include "ipc/slot.hpp"
 #include "worker/codec.hpp"
@@ -31,14 +32,19 @@ struct AppSettings {
     uint32_t max_connections = 1000;
     /// FCGI_MAX_CONNS / FCGI_MAX_REQS answers: the configured worker limit.
     uint32_t max_conns = 1;
+    /// Peers whose Forwarded / X-Forwarded-* headers are believed: addresses,
+    /// CIDR ranges, or "*" (worker/forwarded.hpp says how they are read).
+    std::vector<std::string> forwarded_allow_ips = {"127.0.0.1", "::1"};
 };
 
 struct ListenerFd {
     int fd = -1;
     Protocol protocol = Protocol::http;
     bool is_unix = false;
-    /// Peer addresses allowed to connect (TCP only); empty allows everyone.
-    std::vector<std::string> allowed_clients;
+    /// Peer addresses and ranges allowed to connect (TCP only); empty allows
+    /// everyone. Made from the configuration's texts when the master builds
+    /// the spec, so a worker matches without parsing.
+    CidrSet allowed_clients;
 };
 
 /// What one worker process serves, passed to run_worker() right after fork().

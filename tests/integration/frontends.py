@@ -1,4 +1,5 @@
-"""Real nginx and Apache in front of drover, for the FastCGI and SCGI tests.
+"""Real nginx and Apache in front of drover: FastCGI, SCGI, and HTTP (nginx
+proxy_pass, Apache ProxyPass).
 
 The web servers run in the foreground from configs written into a temporary
 directory, on free loopback ports, with their pid file, logs and temp paths
@@ -30,8 +31,7 @@ APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
 
 # The addresses the snippets name as placeholders.
-SNIPPET_FASTCGI_ADDR = "127.0.0.1:9000"
-SNIPPET_SCGI_ADDR = "127.0.0.1:9001"
+SNIPPET_ADDR = {"fastcgi": "127.0.0.1:9000", "scgi": "127.0.0.1:9001", "http": "127.0.0.1:8000"}
 
 
 # ---------------------------------------------------------------- rendering
@@ -59,26 +59,34 @@ def render_nginx_site(protocol, listen_port, upstream, docroot, keep_conn=True, 
     """The etc/nginx/drover-<protocol>.conf snippet for a test.
 
     upstream: "127.0.0.1:PORT" or "unix:/path". keep_conn=False drops the
-    upstream pool (keepalive, keepalive_timeout) and fastcgi_keep_conn. A copy of `location /` is added at
-    https_location with `<proto>_param HTTPS on`, as behind a TLS terminator.
+    upstream pool (keepalive, keepalive_timeout) and fastcgi_keep_conn. A copy
+    of `location /` is added at https_location that says the scheme is https,
+    as behind a TLS terminator: `<proto>_param HTTPS on` for FastCGI and SCGI,
+    X-Forwarded-Proto https and X-Forwarded-Port 443 for HTTP (as the
+    snippet's comment shows).
     """
     name = "drover-%s.conf" % protocol
     what = "etc/nginx/" + name
     text = (ETC / "nginx" / name).read_text()
-    placeholder = SNIPPET_FASTCGI_ADDR if protocol == "fastcgi" else SNIPPET_SCGI_ADDR
-    text = _replace(text, "server %s;" % placeholder, "server %s;" % upstream, what)
+    text = _replace(text, "server %s;" % SNIPPET_ADDR[protocol], "server %s;" % upstream, what)
     text = _replace(text, "listen 80;", "listen 127.0.0.1:%d;" % listen_port, what)
-    text = _replace(text, "root /srv/app/public;", "root %s;" % docroot, what)
-    if protocol == "fastcgi" and not keep_conn:
+    if protocol != "http":  # a proxy has no document root
+        text = _replace(text, "root /srv/app/public;", "root %s;" % docroot, what)
+    if protocol in ("fastcgi", "http") and not keep_conn:
         text = _drop_lines(text, "keepalive 16;", what)
         text = _drop_lines(text, "keepalive_timeout 4s;", what)
-        text = _drop_lines(text, "fastcgi_keep_conn on;", what)
+        if protocol == "fastcgi":
+            text = _drop_lines(text, "fastcgi_keep_conn on;", what)
     if https_location:
         block = _location_block(text, what)
-        param = "fastcgi_param" if protocol == "fastcgi" else "scgi_param"
-        include = "include %s_params;" % protocol
         tls = _replace(block, "location / {", "location %s {" % https_location, what)
-        tls = _replace(tls, include, "%s\n        %s HTTPS on;" % (include, param), what)
+        if protocol == "http":
+            tls = _replace(tls, "X-Forwarded-Proto $scheme;", "X-Forwarded-Proto https;", what)
+            tls = _replace(tls, "X-Forwarded-Port $server_port;", "X-Forwarded-Port 443;", what)
+        else:
+            param = "fastcgi_param" if protocol == "fastcgi" else "scgi_param"
+            include = "include %s_params;" % protocol
+            tls = _replace(tls, include, "%s\n        %s HTTPS on;" % (include, param), what)
         text = text.replace(block, tls + "\n" + block)
     return text
 
@@ -87,26 +95,30 @@ def render_apache_site(protocol, listen_port, upstream, docroot, reuse=True, htt
     """The etc/apache/drover-<protocol>.conf snippet for a test.
 
     upstream: "127.0.0.1:PORT" or "unix:/path". reuse=False drops
-    enablereuse=on and its ttl. A <Location> at https_location sets HTTPS=on.
+    enablereuse=on and its ttl. A <Location> at https_location says the
+    scheme is https: HTTPS=on for FastCGI and SCGI, X-Forwarded-Proto https
+    for HTTP.
     """
     name = "drover-%s.conf" % protocol
     what = "etc/apache/" + name
     text = (ETC / "apache" / name).read_text()
-    scheme = "fcgi" if protocol == "fastcgi" else "scgi"
-    placeholder = SNIPPET_FASTCGI_ADDR if protocol == "fastcgi" else SNIPPET_SCGI_ADDR
+    scheme = {"fastcgi": "fcgi", "scgi": "scgi", "http": "http"}[protocol]
     if upstream.startswith("unix:"):
         target = '"%s|%s://localhost/"' % (upstream, scheme)
     else:
         target = '"%s://%s/"' % (scheme, upstream)
-    text = _replace(text, '"%s://%s/"' % (scheme, placeholder), target, what)
+    # (HTTP: ProxyPass and ProxyPassReverse both name it.)
+    text = _replace(text, '"%s://%s/"' % (scheme, SNIPPET_ADDR[protocol]), target, what)
     text = _replace(text, "<VirtualHost *:80>", "<VirtualHost 127.0.0.1:%d>" % listen_port, what)
-    text = _replace(text, "DocumentRoot /srv/app/public", "DocumentRoot %s" % docroot, what)
+    if protocol != "http":
+        text = _replace(text, "DocumentRoot /srv/app/public", "DocumentRoot %s" % docroot, what)
     if protocol == "fastcgi" and not reuse:
         text = _replace(text, " enablereuse=on ttl=4", "", what)
     if https_location:
+        says_https = "RequestHeader set X-Forwarded-Proto https" if protocol == "http" else "SetEnv HTTPS on"
         text = _replace(text, "</VirtualHost>",
-                        '    <Location "%s">\n        SetEnv HTTPS on\n    </Location>\n</VirtualHost>'
-                        % https_location, what)
+                        '    <Location "%s">\n        %s\n    </Location>\n</VirtualHost>'
+                        % (https_location, says_https), what)
     return text
 
 
@@ -214,9 +226,11 @@ APACHE_MODULES_LOADED = [
     ("mpm_event_module", "mod_mpm_event.so"),
     ("authz_core_module", "mod_authz_core.so"),
     ("env_module", "mod_env.so"),
+    ("headers_module", "mod_headers.so"),
     ("proxy_module", "mod_proxy.so"),
     ("proxy_fcgi_module", "mod_proxy_fcgi.so"),
     ("proxy_scgi_module", "mod_proxy_scgi.so"),
+    ("proxy_http_module", "mod_proxy_http.so"),
 ]
 
 
@@ -282,15 +296,15 @@ def split_cgi_response(stdout):
     return status, headers, body
 
 
-def drover_config(path, bind, workers=2, script_name="/app", metrics_port=None, extra=""):
-    """Writes a drover.toml serving apps/fe_app.py; bind is a TOML array body."""
+def drover_config(path, bind, workers=2, script_name="/app", metrics_port=None, extra="", app="fe_app:application"):
+    """Writes a drover.toml serving apps/fe_app.py (or app); bind is a TOML array body."""
     text = (
-        'app = "fe_app:application"\n'
+        'app = "%s"\n'
         'pythonpath = ["%s"]\n'
         "workers = %d\n"
         'script_name = "%s"\n'
         "bind = [%s]\n"
-        "%s\n" % (APPS, workers, script_name, bind, extra))
+        "%s\n" % (app, APPS, workers, script_name, bind, extra))
     if metrics_port:
         text += '[metrics]\naddress = "127.0.0.1:%d"\n' % metrics_port
     Path(path).write_text(text)
@@ -312,7 +326,7 @@ class Stack:
         self.name = name
         self.upstream = upstream      # drover's listener: "127.0.0.1:PORT" or "unix:/path"
         self.frontend = frontend      # "nginx" or "apache"
-        self.protocol = protocol      # "fastcgi" or "scgi"
+        self.protocol = protocol      # "fastcgi", "scgi" or "http"
         self.keep = keep              # the frontend keeps backend connections
         self.drover = drover
         self.server = server
@@ -332,6 +346,9 @@ class Stack:
 
 # name: (frontend, protocol, transport, keep)
 STACKS = {
+    "nginx-http-tcp-keepalive": ("nginx", "http", "tcp", True),
+    "nginx-http-unix": ("nginx", "http", "unix", False),
+    "apache-http-tcp": ("apache", "http", "tcp", True),
     "nginx-fastcgi-tcp-keepconn": ("nginx", "fastcgi", "tcp", True),
     "nginx-fastcgi-tcp": ("nginx", "fastcgi", "tcp", False),
     "nginx-fastcgi-unix-keepconn": ("nginx", "fastcgi", "unix", True),
@@ -343,7 +360,9 @@ STACKS = {
 }
 
 
-def start_stack(name, workdir, workers=2):
+def start_stack(name, workdir, workers=2, app="fe_app:application", script_name="/app", extra="", env=None):
+    """drover behind the frontend STACKS[name]; app, script_name and extra
+    (TOML lines) go into drover.toml, env into drover's environment."""
     frontend, protocol, transport, keep = STACKS[name]
     workdir = Path(workdir)
     docroot = workdir / "public"
@@ -359,8 +378,9 @@ def start_stack(name, workdir, workers=2):
         address = "%s://127.0.0.1:%d" % (protocol, port)
         bind = '{ address = "%s", allowed_clients = ["127.0.0.1"] }' % address
         upstream = "127.0.0.1:%d" % port
-    conf = drover_config(workdir / "drover.toml", bind, workers=workers, metrics_port=metrics_port)
-    drover = Drover(["-c", str(conf)], workdir)
+    conf = drover_config(workdir / "drover.toml", bind, workers=workers, metrics_port=metrics_port,
+                         script_name=script_name, extra=extra, app=app)
+    drover = Drover(["-c", str(conf)], workdir, env=env)
     try:
         drover.wait_ready(workers)
         web_port = free_port()
@@ -376,9 +396,14 @@ def start_stack(name, workdir, workers=2):
     return Stack(name, frontend, protocol, keep, drover, server, metrics_port, docroot, upstream)
 
 
-@pytest.fixture(scope="module", params=sorted(STACKS))
+# The web server as a FastCGI or SCGI client (test_frontends.py); the HTTP
+# stacks are test_forwarded.py's.
+CGI_STACKS = sorted(name for name, (_, protocol, _, _) in STACKS.items() if protocol != "http")
+
+
+@pytest.fixture(scope="module", params=CGI_STACKS)
 def stack(request, tmp_path_factory):
-    """drover (2 workers, fe_app mounted at /app) behind each frontend in turn."""
+    """drover (2 workers, fe_app mounted at /app) behind each FastCGI/SCGI frontend in turn."""
     s = start_stack(request.param, tmp_path_factory.mktemp(request.param))
     yield s
     s.stop()

@@ -6,7 +6,9 @@
 #include <exception>
 #include <stdexcept>
 
+#include "base/cidr.hpp"
 #include "base/log.hpp"
+#include "worker/forwarded.hpp"
 #include "worker/python/environ.hpp"
 #include "worker/python/errors.hpp"
 #include "worker/python/gil.hpp"
@@ -45,10 +47,35 @@ std::string describe(const Request& request)
     return cat(method.empty() ? std::string_view("GET") : method, " ", target);
 }
 
+/// The answer to a request whose forwarding headers a trusted proxy got
+/// wrong: the application never sees it. Without the GIL: nothing here is
+/// Python, and the writes may wait on the client.
+RequestOutcome refuse_forwarded(const Request& request, const ForwardedResult& forwarded, ResponseWriter& response)
+{
+    log_info(protocol_name(request.protocol), " request from ", forwarded.client.empty() ? "-" : forwarded.client,
+             " refused: ", forwarded.error);
+    static const HeaderList headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+    constexpr std::string_view body = "Bad Request: conflicting or malformed forwarding headers\n";
+    RequestOutcome outcome;
+    outcome.status = 400;
+    try {
+        response.start(400, "400 Bad Request", headers, static_cast<int64_t>(body.size()));
+        bool sent = (request.head || response.write(body)) && response.finish();
+        outcome.client_gone = !sent;
+        if (sent && !request.head)
+            outcome.response_bytes = body.size();
+    } catch (const std::exception& e) {
+        log_error(describe(request), ": ", e.what());
+        outcome.close_connection = true;
+    }
+    return outcome;
+}
+
 class Bridge final : public WsgiBridge {
 public:
     Bridge(const AppSettings& settings, PyRef app)
-        : python_(std::make_unique<Python>(std::move(app), settings.script_name))
+        : trusted_proxies_(settings.forwarded_allow_ips),
+          python_(std::make_unique<Python>(std::move(app), settings.script_name))
     {
     }
 
@@ -74,19 +101,12 @@ public:
     RequestOutcome handle(const Request& request, const PeerInfo& peer, BodySource& body,
                           ResponseWriter& response) override
     {
-        GilHold gil;
-        std::string context = describe(request);
-        try {
-            return call(request, peer, body, response, context);
-        } catch (const std::exception& e) {
-            // The connection's writer, or an allocation, failed under us.
-            PyErr_Clear();
-            log_error("app: ", context, ": ", e.what());
-            RequestOutcome outcome;
-            outcome.status = 500;
-            outcome.close_connection = true;
-            return outcome;
-        }
+        // Before the GIL: pure C++, and a refused request costs no Python.
+        ForwardedResult forwarded = resolve_forwarded(request, peer.remote_addr, trusted_proxies_);
+        RequestOutcome outcome = forwarded.error.empty() ? run_app(request, peer, forwarded, body, response)
+                                                         : refuse_forwarded(request, forwarded, response);
+        outcome.client = std::move(forwarded.client);
+        return outcome;
     }
 
 private:
@@ -104,8 +124,26 @@ private:
         EnvironBuilder environ;
     };
 
-    RequestOutcome call(const Request& request, const PeerInfo& peer, BodySource& body, ResponseWriter& response,
-                        const std::string& context)
+    RequestOutcome run_app(const Request& request, const PeerInfo& peer, const ForwardedResult& forwarded,
+                           BodySource& body, ResponseWriter& response)
+    {
+        GilHold gil;
+        std::string context = describe(request);
+        try {
+            return call(request, peer, forwarded, body, response, context);
+        } catch (const std::exception& e) {
+            // The connection's writer, or an allocation, failed under us.
+            PyErr_Clear();
+            log_error("app: ", context, ": ", e.what());
+            RequestOutcome outcome;
+            outcome.status = 500;
+            outcome.close_connection = true;
+            return outcome;
+        }
+    }
+
+    RequestOutcome call(const Request& request, const PeerInfo& peer, const ForwardedResult& forwarded,
+                        BodySource& body, ResponseWriter& response, const std::string& context)
     {
         PyRef input = make_input(body);
         RequestOutcome outcome;
@@ -114,7 +152,7 @@ private:
             reply.set_input(input.get());
             PyRef environ;
             if (input && reply.start_response())
-                environ = python_->environ.build(request, peer, input.get(), python_->errors.get());
+                environ = python_->environ.build(request, peer, forwarded, input.get(), python_->errors.get());
             if (!environ) {
                 outcome = reply.fail();
             } else {
@@ -131,6 +169,7 @@ private:
         return outcome;
     }
 
+    const CidrSet trusted_proxies_;  ///< forwarded_allow_ips
     std::unique_ptr<Python> python_;
 };
 

@@ -63,6 +63,9 @@ struct RequestOutcome {
     bool client_gone = false;
     /// The connection must close after this request (framing left unfinished).
     bool close_connection = false;
+    /// The client's address for the access log: the one a trusted proxy
+    /// named, else the peer REMOTE_ADDR names ("" when unknown).
+    std::string client;
 };
 
 /// Transport facts the connection knows and the codec may not.

@@ -4,7 +4,6 @@
 #include "worker/python/environ.hpp"
 
 #include "worker/percent_decode.hpp"
-#include "worker/ascii.hpp"
 
 #include <stdexcept>
 
@@ -25,7 +24,7 @@ constexpr std::string_view kCommonNames[] = {
     "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_ACCEPT_LANGUAGE",
     "HTTP_CONNECTION", "HTTP_COOKIE", "HTTP_REFERER", "HTTP_ORIGIN", "HTTP_AUTHORIZATION",
     "HTTP_CACHE_CONTROL", "HTTP_PRAGMA", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_REAL_IP", "HTTP_X_REQUEST_ID",
+    "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT", "HTTP_FORWARDED", "HTTP_X_REAL_IP", "HTTP_X_REQUEST_ID",
     "HTTP_X_REQUESTED_WITH", "HTTP_UPGRADE_INSECURE_REQUESTS", "HTTP_DNT", "HTTP_SEC_FETCH_SITE",
     "HTTP_SEC_FETCH_MODE", "HTTP_SEC_FETCH_DEST", "HTTP_SEC_FETCH_USER", "HTTP_TE", "HTTP_EXPECT",
 };
@@ -72,12 +71,6 @@ std::string_view host_name(std::string_view host)
     if (!host.empty() && host.front() == '[')
         return host.substr(0, host.find(']') + 1);
     return host.substr(0, host.find(':'));
-}
-
-bool is_https(const Request& request)
-{
-    std::string_view https = request.param("HTTPS");
-    return ascii_iequals(https, "on") || https == "1" || ascii_iequals(request.param("REQUEST_SCHEME"), "https");
 }
 
 } // namespace
@@ -151,8 +144,8 @@ bool EnvironBuilder::set(PyObject* environ, std::string_view name, std::string_v
     return k && v && PyDict_SetItem(environ, k.get(), v.get()) == 0;
 }
 
-PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, PyObject* input,
-                            PyObject* errors) const
+PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, const ForwardedResult& forwarded,
+                            PyObject* input, PyObject* errors) const
 {
     PyRef environ = PyRef::steal(PyDict_New());
     if (!environ)
@@ -195,7 +188,7 @@ PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, PyObje
     if (!set(env, "SCRIPT_NAME", path.script_name) || !set(env, "PATH_INFO", path.path_info))
         return {};
 
-    bool https = is_https(request);
+    bool https = forwarded.url_scheme.empty() ? frontend_says_https(request) : forwarded.url_scheme == "https";
     auto missing = [&](std::string_view name) { return request.param(name).empty(); };
     if (!request.has_param("REQUEST_METHOD") && !set(env, "REQUEST_METHOD", "GET"))
         return {};
@@ -223,6 +216,15 @@ PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, PyObje
         return {};
     if (missing("REMOTE_PORT") && !set(env, "REMOTE_PORT", peer.remote_port))
         return {};
+    // After the defaults: a trusted proxy's word replaces them. The original
+    // headers stay in the environ as they came (HTTP_X_FORWARDED_FOR ...).
+    for (auto [name, value] : {std::pair{"REMOTE_ADDR", &forwarded.remote_addr},
+                               std::pair{"REMOTE_PORT", &forwarded.remote_port},
+                               std::pair{"HTTP_HOST", &forwarded.http_host},
+                               std::pair{"SERVER_NAME", &forwarded.server_name},
+                               std::pair{"SERVER_PORT", &forwarded.server_port}})
+        if (!value->empty() && !set(env, name, *value))
+            return {};
 
     // wsgi.input_terminated is always true: the BodySource returns 0 at the
     // end of the body whatever the framing, so reading to EOF is safe.

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "worker/forwarded.hpp"
 #include "worker/python/bridge.hpp"
 #include "worker/python/pyref.hpp"
 
@@ -39,8 +40,10 @@ public:
     EnvironBuilder& operator=(const EnvironBuilder&) = delete;
 
     /// A fresh dict for one request; nullptr with a Python exception set on
-    /// failure. GIL held.
-    PyRef build(const Request& request, const PeerInfo& peer, PyObject* input, PyObject* errors) const;
+    /// failure. forwarded: what a trusted proxy's headers said (its non-empty
+    /// values replace what the request and the peer give). GIL held.
+    PyRef build(const Request& request, const PeerInfo& peer, const ForwardedResult& forwarded, PyObject* input,
+                PyObject* errors) const;
 
 private:
     /// The interned key for a CGI name, or a new str for a name not seen at

@@ -1,6 +1,7 @@
 """A Flask app for the framework tests: query strings, a JSON POST, a
-streamed response, a 404, error handlers, a cookie and a redirect, and
-send_file (which goes through wsgi.file_wrapper)."""
+streamed response, a 404, error handlers, a cookie and redirects (one made
+absolute from the environ: test_forwarded.py), and send_file (which goes
+through wsgi.file_wrapper)."""
 import hashlib
 
 from flask import Flask, Response, abort, jsonify, redirect, request, send_file, stream_with_context, url_for
@@ -84,6 +85,16 @@ def forbidden():
 def cookie():
     resp = redirect(url_for("index"))
     resp.set_cookie("flavour", "oatmeal", max_age=60, httponly=True)
+    return resp
+
+
+@app.route("/to_next")
+def to_next():
+    # Werkzeug 2.1+ sends a relative Location as it is (the browser resolves
+    # it against the frontend's URL); asked to, it makes it absolute from the
+    # environ's scheme and host, as the absolute URLs an app builds are.
+    resp = redirect("/next")
+    resp.autocorrect_location_header = True
     return resp
 
 

@@ -27,13 +27,14 @@ TEST(ConfigFile, EveryKeyIsRead)
     const std::string text = R"(app = "myapp.wsgi:app"
 bind = [
   "fastcgi://unix:run/drover.sock",
-  { address = "[::1]:8080", backlog = 128, allowed_clients = ["::1", "0:0::2", "127.0.0.1"] },
+  { address = "[::1]:8080", backlog = 128, allowed_clients = ["::1", "0:0::2", "127.0.0.1", "2001:DB8::/32"] },
   { address = "scgi://unix:/run/s.sock", mode = "0600" },
   "localhost:8001",
 ]
 backlog = 512
 unix_socket_mode = 0o640
 allowed_clients = ["10.0.0.1"]
+forwarded_allow_ips = ["10.0.0.0/8", "::1/128"]
 pythonpath = ["lib", "/opt/extra", "../shared"]
 script_name = "/app"
 preload = true
@@ -90,7 +91,7 @@ address = "127.0.0.1:9100"
     EXPECT_EQ(v6.host, "::1");
     EXPECT_EQ(v6.port, 8080);
     EXPECT_EQ(v6.backlog, 128);
-    EXPECT_EQ(v6.allowed_clients, (std::vector<std::string>{"::1", "::2", "127.0.0.1"}));
+    EXPECT_EQ(v6.allowed_clients, (std::vector<std::string>{"::1", "::2", "127.0.0.1", "2001:db8::/32"}));
 
     const ListenSpec& scgi = c.listeners[2];
     EXPECT_EQ(scgi.protocol, Protocol::scgi);
@@ -106,6 +107,7 @@ address = "127.0.0.1:9100"
 
     EXPECT_EQ(c.app.pythonpath, (std::vector<std::string>{"/srv/site/lib", "/opt/extra", "/srv/shared"}));
     EXPECT_EQ(c.app.script_name, "/app");
+    EXPECT_EQ(c.app.forwarded_allow_ips, (std::vector<std::string>{"10.0.0.0/8", "::1/128"}));
     EXPECT_TRUE(c.preload);
     EXPECT_EQ(c.app.limits.max_body_size, 10u << 20);
     EXPECT_EQ(c.app.limits.max_header_size, 16u << 10);
@@ -368,11 +370,46 @@ TEST(ConfigErrors, BadModes)
 TEST(ConfigErrors, BadAllowedClients)
 {
     EXPECT_EQ(parse_error("allowed_clients = [\"127.0.0.1\", \"localhost\"]\n"),
-              "drover.toml:1:33: allowed_clients[1]: not an IPv4 or IPv6 address: \"localhost\"");
+              "drover.toml:1:33: allowed_clients[1]: not an IP address or a CIDR range like \"10.0.0.0/8\": \"localhost\"");
+    EXPECT_EQ(parse_error("allowed_clients = [\"10.0.0.0/8\", \"::/129\"]\n"),
+              "drover.toml:1:34: allowed_clients[1]: the prefix length must be from 0 to 128 for IPv6: \"::/129\"");
+    EXPECT_EQ(parse_error("allowed_clients = [\"192.168.1.1/16\"]\n"),
+              "drover.toml:1:20: allowed_clients[0]: bits set after the prefix length in \"192.168.1.1/16\" (the range "
+              "is \"192.168.0.0/16\")");
+    EXPECT_EQ(parse_error("allowed_clients = [\"*\"]\n"),
+              "drover.toml:1:20: allowed_clients[0]: \"*\" is not a client address: [] allows every client");
+    EXPECT_EQ(parse_error("bind = [{ address = \"127.0.0.1:80\", allowed_clients = [\"::1\", \"10.0.0.0/40\"] }]\n"),
+              "drover.toml:1:63: bind[0].allowed_clients[1]: the prefix length must be from 0 to 32 for IPv4: "
+              "\"10.0.0.0/40\"");
     EXPECT_EQ(parse_error("allowed_clients = \"::1\"\n"),
               "drover.toml:1:19: allowed_clients: expected an array, got a string");
     EXPECT_EQ(parse_error("bind = [{ address = \"unix:/run/d.sock\", allowed_clients = [\"::1\"] }]\n"),
               "drover.toml:1:59: bind[0].allowed_clients: only applies to TCP listeners");
+}
+
+TEST(ConfigErrors, BadForwardedAllowIps)
+{
+    EXPECT_EQ(parse_error("forwarded_allow_ips = [\"127.0.0.1\", \"proxy.internal\"]\n"),
+              "drover.toml:1:37: forwarded_allow_ips[1]: not an IP address or a CIDR range like \"10.0.0.0/8\": "
+              "\"proxy.internal\"");
+    EXPECT_EQ(parse_error("forwarded_allow_ips = \"*\"\n"),
+              "drover.toml:1:23: forwarded_allow_ips: expected an array, got a string");
+    EXPECT_EQ(parse_error("forwarded_allow_ips = [\"10.0.0.0/8/8\"]\n"),
+              "drover.toml:1:24: forwarded_allow_ips[0]: the prefix length must be from 0 to 32 for IPv4: "
+              "\"10.0.0.0/8/8\"");
+}
+
+TEST(ConfigFile, ForwardedAllowIpsTakesRangesAndStar)
+{
+    EXPECT_EQ(parse_config_text("", "drover.toml").app.forwarded_allow_ips,
+              (std::vector<std::string>{"127.0.0.1", "::1"}));
+    EXPECT_EQ(parse_config_text("forwarded_allow_ips = [\"*\"]\n", "drover.toml").app.forwarded_allow_ips,
+              (std::vector<std::string>{"*"}));
+    EXPECT_EQ(parse_config_text("forwarded_allow_ips = []\n", "drover.toml").app.forwarded_allow_ips,
+              (std::vector<std::string>{}));
+    EXPECT_EQ(parse_config_text("forwarded_allow_ips = [\"0:0::1/128\", \"10.0.0.0/8\"]\n", "drover.toml")
+                  .app.forwarded_allow_ips,
+              (std::vector<std::string>{"::1/128", "10.0.0.0/8"}));
 }
 
 TEST(ConfigErrors, BadMetricsAddress)

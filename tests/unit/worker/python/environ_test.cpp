@@ -164,5 +164,108 @@ TEST_F(BridgeTest, ScriptNameMountMovesThePrefix)
     EXPECT_EQ(py("(last_environ['SCRIPT_NAME'], last_environ['PATH_INFO'])"), "('/mnt', '/environ')");
 }
 
+// ---- forwarded headers ------------------------------------------------------
+
+TEST_F(BridgeTest, AnUntrustedPeersForwardedHeadersPassThroughUnbelieved)
+{
+    // test_peer() is 192.0.2.7: not in the default forwarded_allow_ips.
+    Request r = get("/environ");
+    r.params.insert(r.params.end(), {{"HTTP_X_FORWARDED_FOR", "198.51.100.1"},
+                                     {"HTTP_X_FORWARDED_PROTO", "https"},
+                                     {"HTTP_FORWARDED", "for=198.51.100.2;proto=http"}});
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(ex.outcome.client, "192.0.2.7");
+    EXPECT_EQ(py("last_environ['REMOTE_ADDR']"), "192.0.2.7");
+    EXPECT_EQ(py("last_environ['wsgi.url_scheme']"), "http");
+    EXPECT_EQ(py("last_environ['HTTP_HOST']"), "example.test");
+    EXPECT_EQ(py("last_environ['HTTP_X_FORWARDED_FOR']"), "198.51.100.1");
+    EXPECT_EQ(py("last_environ['HTTP_FORWARDED']"), "for=198.51.100.2;proto=http");
+}
+
+TEST_F(BridgeTest, ATrustedProxysHeadersSetTheClientSchemeAndHost)
+{
+    AppSettings s = settings();
+    s.forwarded_allow_ips = {"192.0.2.0/24"};
+    std::unique_ptr<WsgiBridge> behind_proxy = make_wsgi_bridge(s);
+
+    Request r = get("/environ");
+    r.params.insert(r.params.end(), {{"HTTP_X_FORWARDED_FOR", "6.6.6.6, 198.51.100.1:4711, 192.0.2.8"},
+                                     {"HTTP_X_FORWARDED_PROTO", "https"},
+                                     {"HTTP_X_FORWARDED_HOST", "app.example.org"}});
+    Exchange ex;
+    ex.run(*behind_proxy, r);
+    EXPECT_EQ(ex.outcome.status, 200);
+    EXPECT_EQ(ex.outcome.client, "198.51.100.1");
+    EXPECT_EQ(py("last_environ['REMOTE_ADDR']"), "198.51.100.1");
+    EXPECT_EQ(py("last_environ['REMOTE_PORT']"), "4711");
+    EXPECT_EQ(py("last_environ['wsgi.url_scheme']"), "https");
+    EXPECT_EQ(py("last_environ['HTTP_HOST']"), "app.example.org");
+    EXPECT_EQ(py("last_environ['SERVER_NAME']"), "app.example.org");
+    EXPECT_EQ(py("last_environ['SERVER_PORT']"), "443");
+    // What the proxy sent is still there, as it came.
+    EXPECT_EQ(py("last_environ['HTTP_X_FORWARDED_FOR']"), "6.6.6.6, 198.51.100.1:4711, 192.0.2.8");
+
+    // A hop without a port leaves REMOTE_PORT the peer's (as Apache's
+    // mod_remoteip does).
+    Request plain = get("/environ");
+    plain.params.emplace_back("HTTP_FORWARDED", "for=\"[2001:db8::5]\"");
+    ex.run(*behind_proxy, plain);
+    EXPECT_EQ(py("(last_environ['REMOTE_ADDR'], last_environ['REMOTE_PORT'])"), "('2001:db8::5', '40000')");
+    EXPECT_EQ(py("last_environ['wsgi.url_scheme']"), "http");
+}
+
+TEST_F(BridgeTest, ConflictingForwardedHeadersFromATrustedProxyGet400WithoutTheApp)
+{
+    AppSettings s = settings();
+    s.forwarded_allow_ips = {"*"};
+    std::unique_ptr<WsgiBridge> behind_proxy = make_wsgi_bridge(s);
+    py("last_environ.clear()");
+
+    Request r = get("/environ/conflict");
+    r.params.insert(r.params.end(), {{"HTTP_FORWARDED", "proto=http"}, {"HTTP_X_FORWARDED_PROTO", "https"}});
+    Exchange ex;
+    StderrCapture log;
+    ex.run(*behind_proxy, r);
+    std::string logged = log.finish();
+    EXPECT_EQ(ex.outcome.status, 400);
+    EXPECT_EQ(ex.writer.status, 400);
+    EXPECT_EQ(ex.writer.status_line, "400 Bad Request");
+    EXPECT_EQ(ex.writer.body, "Bad Request: conflicting or malformed forwarding headers\n");
+    EXPECT_EQ(ex.writer.content_length, static_cast<int64_t>(ex.writer.body.size()));
+    EXPECT_EQ(ex.outcome.response_bytes, ex.writer.body.size());
+    EXPECT_EQ(ex.outcome.client, "192.0.2.7");
+    EXPECT_EQ(ex.writer.count("finish"), 1);
+    EXPECT_FALSE(ex.writer.gil_held);
+    EXPECT_EQ(py("len(last_environ)"), "0") << "the application ran";
+    EXPECT_TRUE(contains(logged, "http request from 192.0.2.7 refused: Forwarded and X-Forwarded-* disagree on the "
+                                 "scheme: \"http\" and \"https\""))
+        << logged;
+
+    // HEAD: the head alone.
+    Request head = r;
+    head.params[0].second = "HEAD";
+    head.head = true;
+    Exchange ex2;
+    ex2.run(*behind_proxy, head);
+    EXPECT_EQ(ex2.outcome.status, 400);
+    EXPECT_EQ(ex2.writer.body, "");
+    EXPECT_EQ(ex2.outcome.response_bytes, 0u);
+}
+
+TEST_F(BridgeTest, OverFastcgiTheWebServersRemoteAddrIsTheClient)
+{
+    // The web server's REMOTE_ADDR is the address to test and to log, not
+    // the socket's peer (the web server itself).
+    Request r = get("/environ");
+    r.protocol = Protocol::fastcgi;
+    r.params.insert(r.params.end(), {{"REMOTE_ADDR", "198.51.100.9"}, {"HTTP_X_FORWARDED_FOR", "6.6.6.6"}});
+    Exchange ex;
+    ex.run(bridge(), r);
+    EXPECT_EQ(ex.outcome.client, "198.51.100.9");
+    EXPECT_EQ(py("last_environ['REMOTE_ADDR']"), "198.51.100.9");
+}
+
 } // namespace
 } // namespace drover

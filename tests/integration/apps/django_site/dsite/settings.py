@@ -9,7 +9,8 @@ DB_DIR = Path(os.environ["DROVER_TEST_DB_DIR"])
 
 SECRET_KEY = "drover-integration-tests-only-not-a-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# app.example.org: the host a frontend forwards (test_forwarded.py).
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "app.example.org"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

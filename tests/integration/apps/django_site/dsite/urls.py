@@ -9,6 +9,7 @@ urlpatterns = [
     path("contact/thanks/", views.thanks, name="thanks"),
     path("upload/", views.upload, name="upload"),
     path("info/", views.info, name="info"),
+    path("to_next/", views.to_next, name="to_next"),
     path("download/", views.download, name="download"),
     path("stream/", views.stream, name="stream"),
 ]

@@ -2,7 +2,7 @@ import hashlib
 
 from django import forms
 from django.contrib import messages
-from django.http import FileResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 
@@ -54,6 +54,13 @@ def info(request):
         "host": request.get_host(),
         "full_path": request.get_full_path(),
     })
+
+
+def to_next(request):
+    """Django (since 1.9) sends a relative Location as it is; the absolute
+    URL, built from the request's scheme and host, is what a proxy's
+    forwarding headers decide."""
+    return HttpResponseRedirect(request.build_absolute_uri("/next"))
 
 
 def download(request):
