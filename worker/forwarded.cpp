@@ -214,10 +214,23 @@ bool frontend_says_https(const Request& request)
 ForwardedResult resolve_forwarded(const Request& request, std::string_view socket_peer, const CidrSet& trusted)
 {
     ForwardedResult out;
-    std::string_view peer = request.param("REMOTE_ADDR");
+    // One pass: most requests carry no forwarding header at all, and then
+    // there is nothing to believe or refuse (and no address to parse).
+    std::string_view peer;
+    bool forwarding = false;
+    for (const auto& [name, value] : request.params) {
+        if (peer.empty() && name == "REMOTE_ADDR")
+            peer = value;
+        else if (name.starts_with("HTTP_FORWARDED") || name.starts_with("HTTP_X_FORWARDED_"))
+            forwarding = true;
+    }
     if (peer.empty())
         peer = socket_peer;
     out.client.assign(peer);
+    if (!forwarding) {
+        out.trusted = false;  // nothing was claimed: nothing to trust
+        return out;
+    }
     if (peer.empty()) {
         out.trusted = !trusted.empty();
     } else {

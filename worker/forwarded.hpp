@@ -44,7 +44,8 @@
 namespace drover {
 
 struct ForwardedResult {
-    /// The peer is a trusted proxy, so the headers were read.
+    /// The peer is a trusted proxy and sent forwarding headers: they were
+    /// read. (Without them nothing is looked at, not even the peer.)
     bool trusted = false;
     /// Non-empty: answer 400 without calling the application; the reason
     /// for the log.

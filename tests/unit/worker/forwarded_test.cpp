@@ -85,7 +85,7 @@ TEST(Forwarded, WhoIsTrusted)
         {"[] trusts no one", spoof, "untrusted", "127.0.0.1", {}},
         {"a unix socket's peer is a local process", spoof, believed, "", kDefault},
         {"but not with []", spoof, "untrusted", "", {}},
-        {"a trusted peer without the headers", {}, "trusted"},
+        {"without the headers nothing is read, whoever the peer", {}, "untrusted"},
     });
 }
 
