@@ -123,6 +123,8 @@ EnvironBuilder::EnvironBuilder(std::string_view script_name) : mount_(normalize_
     file_wrapper_key_ = intern("wsgi.file_wrapper");
     http_ = intern("http");
     https_ = intern("https");
+    http10_ = intern("HTTP/1.0");
+    http11_ = intern("HTTP/1.1");
     version_ = PyRef::steal(Py_BuildValue("(ii)", 1, 0));
     if (!version_ || !file_wrapper_type()) {
         PyErr_Clear();
@@ -137,6 +139,14 @@ PyRef EnvironBuilder::key(std::string_view name) const
     return latin1(name);
 }
 
+bool EnvironBuilder::set_protocol(PyObject* environ, const Request& request) const
+{
+    if (request.http_major == 1 && (request.http_minor == 1 || request.http_minor == 0))
+        return PyDict_SetItem(environ, key("SERVER_PROTOCOL").get(),
+                              (request.http_minor == 1 ? http11_ : http10_).get()) == 0;
+    return set(environ, "SERVER_PROTOCOL", cat("HTTP/", request.http_major, ".", request.http_minor));
+}
+
 bool EnvironBuilder::set(PyObject* environ, std::string_view name, std::string_view value) const
 {
     PyRef k = key(name);
@@ -144,15 +154,57 @@ bool EnvironBuilder::set(PyObject* environ, std::string_view name, std::string_v
     return k && v && PyDict_SetItem(environ, k.get(), v.get()) == 0;
 }
 
+namespace {
+
+/// What build() needs to know of the params besides copying them, gathered
+/// in the one pass that copies them (each Request::param() is a scan).
+struct Seen {
+    bool request_method = false;
+    bool query_string = false;
+    bool server_name = false;
+    bool server_port = false;
+    bool server_protocol = false;
+    bool remote_addr = false;
+    bool remote_port = false;
+
+    void note(std::string_view name, std::string_view value)
+    {
+        if (name.empty() || name[0] < 'Q' || name[0] > 'S')
+            return;  // all of these start with Q, R or S
+        if (name == "REQUEST_METHOD")
+            request_method = true;
+        else if (name == "QUERY_STRING")
+            query_string = true;
+        else if (value.empty())
+            return;
+        else if (name == "SERVER_NAME")
+            server_name = true;
+        else if (name == "SERVER_PORT")
+            server_port = true;
+        else if (name == "SERVER_PROTOCOL")
+            server_protocol = true;
+        else if (name == "REMOTE_ADDR")
+            remote_addr = true;
+        else if (name == "REMOTE_PORT")
+            remote_port = true;
+    }
+};
+
+} // namespace
+
 PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, const ForwardedResult& forwarded,
                             PyObject* input, PyObject* errors) const
 {
-    PyRef environ = PyRef::steal(PyDict_New());
+    // Sized for the params and the keys added below: a dict that grows from
+    // 8 entries would be rebuilt twice per request.
+    PyRef environ = PyRef::steal(_PyDict_NewPresized(static_cast<Py_ssize_t>(request.params.size()) + 20));
     if (!environ)
         return {};
     PyObject* env = environ.get();
 
+    Seen seen;
     for (const auto& [name, value] : request.params) {
+        seen.note(name, value);
         if (name == "PATH_INFO" || name == "SCRIPT_NAME")
             continue;  // resolved below
         // nginx sends both, empty, on every request without a body; CGI
@@ -189,13 +241,11 @@ PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, const 
         return {};
 
     bool https = forwarded.url_scheme.empty() ? frontend_says_https(request) : forwarded.url_scheme == "https";
-    auto missing = [&](std::string_view name) { return request.param(name).empty(); };
-    if (!request.has_param("REQUEST_METHOD") && !set(env, "REQUEST_METHOD", "GET"))
+    if (!seen.request_method && !set(env, "REQUEST_METHOD", "GET"))
         return {};
-    if (!request.has_param("QUERY_STRING") &&
-        !set(env, "QUERY_STRING", target_query(request.param("REQUEST_URI"))))
+    if (!seen.query_string && !set(env, "QUERY_STRING", target_query(request.param("REQUEST_URI"))))
         return {};
-    if (missing("SERVER_NAME")) {
+    if (!seen.server_name) {
         std::string_view name = peer.server_name;
         if (name.empty())
             name = host_name(request.param("HTTP_HOST"));
@@ -204,17 +254,16 @@ PyRef EnvironBuilder::build(const Request& request, const PeerInfo& peer, const 
         if (!set(env, "SERVER_NAME", name))
             return {};
     }
-    if (missing("SERVER_PORT")) {
+    if (!seen.server_port) {
         std::string_view port = peer.server_port.empty() ? (https ? "443" : "80") : std::string_view(peer.server_port);
         if (!set(env, "SERVER_PORT", port))
             return {};
     }
-    if (missing("SERVER_PROTOCOL") &&
-        !set(env, "SERVER_PROTOCOL", cat("HTTP/", request.http_major, ".", request.http_minor)))
+    if (!seen.server_protocol && !set_protocol(env, request))
         return {};
-    if (missing("REMOTE_ADDR") && !set(env, "REMOTE_ADDR", peer.remote_addr))
+    if (!seen.remote_addr && !set(env, "REMOTE_ADDR", peer.remote_addr))
         return {};
-    if (missing("REMOTE_PORT") && !set(env, "REMOTE_PORT", peer.remote_port))
+    if (!seen.remote_port && !set(env, "REMOTE_PORT", peer.remote_port))
         return {};
     // After the defaults: a trusted proxy's word replaces them. The original
     // headers stay in the environ as they came (HTTP_X_FORWARDED_FOR ...).

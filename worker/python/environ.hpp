@@ -50,12 +50,13 @@ private:
     /// start-up.
     PyRef key(std::string_view name) const;
     bool set(PyObject* environ, std::string_view name, std::string_view value) const;
+    bool set_protocol(PyObject* environ, const Request& request) const;
 
     std::string mount_;
     std::unordered_map<std::string_view, PyRef> cgi_keys_;  // views of string literals
     PyRef wsgi_version_key_, url_scheme_key_, input_key_, errors_key_, multithread_key_, multiprocess_key_,
         run_once_key_, input_terminated_key_, file_wrapper_key_;
-    PyRef version_, http_, https_;
+    PyRef version_, http_, https_, http10_, http11_;
 };
 
 } // namespace drover
