@@ -134,6 +134,7 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
         append_uint(p.key("slow_requests"), pool.slow_requests);
         append_uint(p.key("generation"), pool.generation);
         append_json_string(p.key("pm"), pool.pm);
+        p.key("draining").append(pool.draining ? "true" : "false");
         p.close();
     }
     std::string& workers = root.key("workers");
@@ -165,6 +166,8 @@ HealthAnswer health(const PoolState& pool)
         return {503, "stopping: shutdown in progress\n"};
     if (pool.crash_loop)
         return {503, cat("crash loop: workers fail to boot; next spawn in ", pool.crash_backoff_seconds, "s\n")};
+    if (pool.draining)
+        return {503, "draining: requests are still served; DELETE /drain ends it\n"};
 
     uint32_t serving = 0, starting = 0, stopping = 0;
     const uint32_t slot_count = pool.scoreboard != nullptr ? pool.scoreboard->slot_count() : 0;

@@ -174,6 +174,26 @@ TEST_F(StatusTest, UnhealthyWhileStoppingOrInACrashLoop)
     EXPECT_EQ(a.body.find('\n'), a.body.size() - 1) << "one line";
 }
 
+// ---- the drain and the saturation check (issue 14)
+
+TEST_F(StatusTest, DrainingIsUnhealthyWhileWorkersServeAndShowsInStatus)
+{
+    pool.draining = true;
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "draining: requests are still served; DELETE /drain ends it\n");
+    EXPECT_NE(render(PoolPeaks{}).find("\"draining\": true"), std::string::npos);
+
+    // A stop says so rather than the drain: it is the stronger reason.
+    pool.stopping = true;
+    EXPECT_NE(health(pool).body.find("stopping"), std::string::npos);
+
+    pool.stopping = false;
+    pool.draining = false;
+    EXPECT_EQ(health(pool).status, 200);
+    EXPECT_NE(render(PoolPeaks{}).find("\"draining\": false"), std::string::npos);
+}
+
 // ---- a worker writes garbage into the scoreboard (issue 9, defect 7)
 
 TEST_F(StatusTest, RandomBytesInTheSlotsGiveValidJsonAndHonestStates)
