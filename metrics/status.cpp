@@ -7,6 +7,7 @@
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
+#include "metrics/listen_queue.hpp"
 
 namespace drover {
 
@@ -186,8 +187,21 @@ HealthAnswer health(const PoolState& pool)
         case WorkerState::stopping: ++stopping; break;
         }
     }
-    if (serving > 0)
+    if (serving > 0) {
+        // Read only when asked for: one getsockopt (or netlink query) per
+        // listener, on every health check.
+        if (pool.healthz_max_queue > 0) {
+            uint64_t queued = 0;
+            for (const ListenerState& listener : pool.listeners) {
+                ListenQueue q = read_listen_queue(listener);
+                queued += q.has_length ? q.length : 0;
+            }
+            if (queued > pool.healthz_max_queue)
+                return {503, cat("saturated: ", queued, " connections wait in the listen queues (healthz_max_queue ",
+                                 pool.healthz_max_queue, "); ", serving, " workers ready\n")};
+        }
         return {200, cat("ok: ", serving, " workers ready\n")};
+    }
     if (pool.workers.empty())
         return {503, "no workers\n"};
     return {503, cat("no worker ready: ", starting, " starting, ", stopping, " stopping\n")};

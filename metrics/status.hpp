@@ -35,8 +35,9 @@ struct HealthAnswer {
 };
 
 /// 200 while the pool can serve: at least one live worker is idle or busy,
-/// and the master is neither stopping nor backing off a crash loop nor told
-/// to drain. Otherwise 503 with the reason.
+/// the master is neither stopping nor backing off a crash loop nor told to
+/// drain, and (with healthz_max_queue) no more connections than that wait
+/// in the listen queues. Otherwise 503 with the reason.
 HealthAnswer health(const PoolState& pool);
 
 } // namespace drover

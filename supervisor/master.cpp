@@ -182,6 +182,7 @@ PoolState Master::pool_state() const
     p.crash_loop = pool_.backoff().active();
     p.crash_backoff_seconds = pool_.backoff().delay();
     p.draining = pool_.draining();
+    p.healthz_max_queue = config.healthz_max_queue;
     const PoolCounters& counters = pool_.counters();
     p.max_workers_reached = counters.max_workers_reached;
     p.restarts = counters.restarts;
