@@ -84,7 +84,7 @@ int Master::run()
             metrics_ = std::make_unique<MetricsServer>(base_.get(), config.metrics_address, *this, this);
             log_info("metrics on http://", config.metrics_address, "/metrics (also /healthz, /status, /drain)");
         } catch (const std::exception& e) {
-            log_error(e.what(), "; serving without /metrics, /healthz and /status");
+            log_error(e.what(), "; serving without /metrics, /healthz, /status and /drain");
         }
     }
     if (config.app.keepalive > 0)
