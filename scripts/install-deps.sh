@@ -8,7 +8,7 @@ meson ninja-build pkg-config g++ make
 libevent-dev libboost-dev python3-dev libtomlplusplus-dev libsystemd-dev libgtest-dev
 node-llhttp
 python3-pytest python3-requests python3-flask python3-django python3-prometheus-client python3-venv
-curl nginx apache2 libfcgi-bin prometheus systemd clang
+curl nginx apache2 libfcgi-bin prometheus haproxy systemd clang
 wrk strace
 prometheus-cpp-dev
 "
