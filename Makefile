@@ -1,10 +1,12 @@
 # The two commands of the README:
 #   make run    build drover and serve the example app on http://127.0.0.1:8000/
 #   make test   build and run every test (unit + integration); non-zero on failure
+# and the fleet drill (README, "Many hosts"; not part of make test):
+#   make fleet  three drover hosts behind HAProxy and nginx, scraped by Prometheus
 BUILD ?= build
 MESON_OPTIONS ?=
 
-.PHONY: run test test-asan test-tsan deps build bench fuzz clean
+.PHONY: run test test-asan test-tsan deps build bench fuzz fleet clean
 
 deps:
 	@scripts/install-deps.sh
@@ -28,6 +30,11 @@ test-asan: deps
 
 test-tsan: deps
 	scripts/sanitized-tests.sh tsan
+
+# About a minute; prints the table of figures, also written to $(BUILD)/fleet-results.md.
+fleet: build
+	DROVER_BIN=$(BUILD)/supervisor/drover FLEET_RESULTS=$(BUILD)/fleet-results.md PYTHONDONTWRITEBYTECODE=1 \
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE tests/fleet
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)
