@@ -4,11 +4,13 @@
 # and the package:
 #   make deb           build the Debian package from a clean copy of the tree (into build-deb/), lintian it
 #   make test-systemd  install that package in a Debian 12 container booted with systemd, and test it there
+# and the fleet drill (README, "Many hosts"; not part of make test):
+#   make fleet  three drover hosts behind HAProxy and nginx, scraped by Prometheus
 BUILD ?= build
 MESON_OPTIONS ?=
 DEB_OUT ?= build-deb
 
-.PHONY: run test test-asan test-tsan deps deps-run deps-deb deps-systemd build test-build deb test-systemd bench fuzz clean
+.PHONY: run test test-asan test-tsan deps deps-run deps-deb deps-systemd build test-build deb test-systemd bench fuzz fleet clean
 
 # Each target installs only what it needs: `make run` the build and runtime
 # packages, `make test` the test tools as well.
@@ -54,6 +56,11 @@ deb: deps-deb
 test-systemd: deps-systemd deb
 	DROVER_DEB_DIR=$(abspath $(DEB_OUT)) /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEsxX tests/systemd; \
 	status=$$?; cat $(DEB_OUT)/exposure.txt 2>/dev/null; exit $$status
+
+# About a minute; prints the table of figures, also written to $(BUILD)/fleet-results.md.
+fleet: deps build
+	DROVER_BIN=$(BUILD)/supervisor/drover FLEET_RESULTS=$(BUILD)/fleet-results.md PYTHONDONTWRITEBYTECODE=1 \
+	/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE tests/fleet
 
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)

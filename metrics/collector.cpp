@@ -127,6 +127,10 @@ void add_master(Families& out, const PoolState& pool)
     add_sample(add_family(out, "drover_request_timeouts_total", MetricType::Counter,
                           "Requests that ran past timeout; their worker was killed and replaced."),
                {}, as_value(pool.timeouts));
+    add_sample(add_family(out, "drover_draining", MetricType::Gauge,
+                          "1 while the master is told to drain (POST /drain): /healthz answers 503, requests are "
+                          "still served; else 0."),
+               {}, pool.draining ? 1 : 0);
     add_sample(add_family(out, "drover_build_info", MetricType::Gauge,
                           "Always 1; the labels name the drover and Python versions."),
                {{"version", DROVER_VERSION}, {"python", pool.python_version}}, 1);

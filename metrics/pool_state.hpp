@@ -43,6 +43,10 @@ struct PoolState {
     std::string pm;                  ///< "static", "dynamic", "ondemand"
     bool stopping = false;           ///< graceful stop or quit in progress
     bool crash_loop = false;         ///< workers fail to boot; spawning is backed off
+    bool draining = false;           ///< told to drain (POST /drain): /healthz answers 503
+    /// [metrics] healthz_max_queue: /healthz answers 503 while more
+    /// connections than this wait in the listen queues; 0 is off.
+    uint64_t healthz_max_queue = 0;
     double crash_backoff_seconds = 0;
     uint64_t max_workers_reached = 0;  ///< times scaling wanted more than max_workers
     std::array<uint64_t, kRestartReasons.size()> restarts{};

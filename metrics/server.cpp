@@ -87,8 +87,9 @@ constexpr const char* kTextPlain = "text/plain; charset=utf-8";
 
 void MetricsServer::HttpFree::operator()(evhttp* http) const noexcept { evhttp_free(http); }
 
-MetricsServer::MetricsServer(event_base* base, const std::string& address, const PoolStateSource& source)
-    : source_(source)
+MetricsServer::MetricsServer(event_base* base, const std::string& address, const PoolStateSource& source,
+                             PoolControl* control)
+    : source_(source), control_(control)
 {
     HostPort where = split_address(address);
     http_.reset(evhttp_new(base));
@@ -158,13 +159,20 @@ void MetricsServer::serve(evhttp_request* request)
     const char* raw_path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
     std::string_view path = raw_path != nullptr ? raw_path : "";
 
-    enum class Page { metrics, healthz, status, none };
-    Page page = path == "/metrics" ? Page::metrics
-              : path == "/healthz" ? Page::healthz
-              : path == "/status"  ? Page::status
-                                   : Page::none;
+    enum class Page { metrics, healthz, status, drain, none };
+    Page page = path == "/metrics"                     ? Page::metrics
+              : path == "/healthz"                     ? Page::healthz
+              : path == "/status"                      ? Page::status
+              : path == "/drain" && control_ != nullptr ? Page::drain
+                                                       : Page::none;
     if (page == Page::none) {
-        reply(request, 404, "Not Found", kTextPlain, "not found: try /metrics, /healthz or /status\n");
+        reply(request, 404, "Not Found", kTextPlain,
+              control_ != nullptr ? "not found: try /metrics, /healthz, /status or /drain\n"
+                                  : "not found: try /metrics, /healthz or /status\n");
+        return;
+    }
+    if (page == Page::drain) {
+        serve_drain(request);
         return;
     }
     evhttp_cmd_type method = evhttp_request_get_command(request);
@@ -186,6 +194,57 @@ void MetricsServer::serve(evhttp_request* request)
     }
     HealthAnswer answer = health(pool);
     reply(request, answer.status, answer.status == 200 ? "OK" : "Service Unavailable", kTextPlain, answer.body);
+}
+
+void MetricsServer::serve_drain(evhttp_request* request)
+{
+    evhttp_connection* connection = evhttp_request_get_connection(request);
+    const sockaddr* peer = connection != nullptr ? evhttp_connection_get_addr(connection) : nullptr;
+    if (!loopback_peer(peer)) {
+        reply(request, 403, "Forbidden", kTextPlain, "forbidden: /drain answers loopback peers only\n");
+        return;
+    }
+    evhttp_cmd_type method = evhttp_request_get_command(request);
+    if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
+        bool draining = source_.pool_state().draining;
+        reply(request, 200, "OK", kTextPlain, draining ? "draining\n" : "not draining\n");
+        return;
+    }
+    if (method != EVHTTP_REQ_POST && method != EVHTTP_REQ_DELETE) {
+        evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET, HEAD, POST, DELETE");
+        reply(request, 405, "Method Not Allowed", kTextPlain,
+              "method not allowed: POST /drain starts draining, DELETE /drain ends it, GET /drain tells\n");
+        return;
+    }
+    bool drain = method == EVHTTP_REQ_POST;
+    // The master acts on it in its next tick, which runs before this loop
+    // reads another request: whoever reads /healthz or /status after this
+    // answer sees the new state.
+    if (!control_->request_drain(drain, drain ? "POST /drain" : "DELETE /drain")) {
+        reply(request, 503, "Service Unavailable", kTextPlain, "busy: the master has too much to do; try again\n");
+        return;
+    }
+    reply(request, 200, "OK", kTextPlain,
+          drain ? "draining: /healthz answers 503 from now on; requests are still served; DELETE /drain ends it\n"
+                : "not draining: /healthz answers for the pool again\n");
+}
+
+bool loopback_peer(const sockaddr* peer)
+{
+    if (peer == nullptr)
+        return false;
+    if (peer->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(peer);
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (peer->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(peer);
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
 }
 
 } // namespace drover

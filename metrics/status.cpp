@@ -7,6 +7,7 @@
 
 #include "base/clock.hpp"
 #include "base/log.hpp"
+#include "metrics/listen_queue.hpp"
 
 namespace drover {
 
@@ -134,6 +135,7 @@ std::string status_json(const PoolState& pool, const PoolSnapshot& snap, const P
         append_uint(p.key("slow_requests"), pool.slow_requests);
         append_uint(p.key("generation"), pool.generation);
         append_json_string(p.key("pm"), pool.pm);
+        p.key("draining").append(pool.draining ? "true" : "false");
         p.close();
     }
     std::string& workers = root.key("workers");
@@ -165,6 +167,8 @@ HealthAnswer health(const PoolState& pool)
         return {503, "stopping: shutdown in progress\n"};
     if (pool.crash_loop)
         return {503, cat("crash loop: workers fail to boot; next spawn in ", pool.crash_backoff_seconds, "s\n")};
+    if (pool.draining)
+        return {503, "draining: requests are still served; DELETE /drain ends it\n"};
 
     uint32_t serving = 0, starting = 0, stopping = 0;
     const uint32_t slot_count = pool.scoreboard != nullptr ? pool.scoreboard->slot_count() : 0;
@@ -183,8 +187,21 @@ HealthAnswer health(const PoolState& pool)
         case WorkerState::stopping: ++stopping; break;
         }
     }
-    if (serving > 0)
+    if (serving > 0) {
+        // Read only when asked for: one getsockopt (or netlink query) per
+        // listener, on every health check.
+        if (pool.healthz_max_queue > 0) {
+            uint64_t queued = 0;
+            for (const ListenerState& listener : pool.listeners) {
+                ListenQueue q = read_listen_queue(listener);
+                queued += q.has_length ? q.length : 0;
+            }
+            if (queued > pool.healthz_max_queue)
+                return {503, cat("saturated: ", queued, " connections wait in the listen queues (healthz_max_queue ",
+                                 pool.healthz_max_queue, "); ", serving, " workers ready\n")};
+        }
         return {200, cat("ok: ", serving, " workers ready\n")};
+    }
     if (pool.workers.empty())
         return {503, "no workers\n"};
     return {503, cat("no worker ready: ", starting, " starting, ", stopping, " stopping\n")};

@@ -13,7 +13,8 @@ namespace drover {
 ///   {"pool": {"start_time", "start_since", "accepted_conn", "listen_queue",
 ///             "max_listen_queue", "listen_queue_len", "idle_processes",
 ///             "active_processes", "total_processes", "max_active_processes",
-///             "max_children_reached", "slow_requests", "generation", "pm"},
+///             "max_children_reached", "slow_requests", "generation", "pm",
+///             "draining"},
 ///    "workers": [{"pid", "slot", "generation", "state", "requests",
 ///                 "request_duration", "request", "rss", "cpu"}]}
 /// Times are seconds (start_time a unix time), rss bytes. The max_* fields
@@ -34,8 +35,9 @@ struct HealthAnswer {
 };
 
 /// 200 while the pool can serve: at least one live worker is idle or busy,
-/// and the master is neither stopping nor backing off a crash loop.
-/// Otherwise 503 with the reason.
+/// the master is neither stopping nor backing off a crash loop nor told to
+/// drain, and (with healthz_max_queue) no more connections than that wait
+/// in the listen queues. Otherwise 503 with the reason.
 HealthAnswer health(const PoolState& pool);
 
 } // namespace drover

@@ -44,6 +44,7 @@ nginx
 apache2
 libfcgi-bin
 prometheus
+haproxy
 systemd
 clang
 wrk

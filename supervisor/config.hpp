@@ -128,6 +128,7 @@ struct Config {
     uint32_t max_unavailable = 1;
 
     std::string metrics_address = "127.0.0.1:9191";  ///< "" is off
+    uint64_t healthz_max_queue = 0;        ///< /healthz is 503 above this many queued connections; 0: off
     std::string error_log = "-";
     std::string access_log;                ///< "" is off, "-" stdout
     LogLevel log_level = LogLevel::info;

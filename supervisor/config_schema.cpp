@@ -290,6 +290,9 @@ constexpr Setting kSettings[] = {
      .help = "access log file; \"-\" is stdout, \"\" is off", .field = field<&Config::access_log>()},
     {.key = "log.level", .kind = K::choice, .choices = kLogLevels, .default_text = "\"info\"",
      .help = "debug, info, warning or error", .field = field<&Config::log_level>()},
+    {.key = "metrics.healthz_max_queue", .kind = K::count, .default_text = "0",
+     .help = "/healthz answers 503 while more connections than this wait in the listen queues; 0 never",
+     .field = field<&Config::healthz_max_queue>()},
 };
 
 } // namespace

@@ -82,10 +82,10 @@ int Master::run()
         // address that cannot be bound is an error in the log, not a stop
         // (and /healthz failing tells a load balancer).
         try {
-            metrics_ = std::make_unique<MetricsServer>(base_.get(), config.metrics_address, *this);
-            log_info("metrics on http://", config.metrics_address, "/metrics (also /healthz, /status)");
+            metrics_ = std::make_unique<MetricsServer>(base_.get(), config.metrics_address, *this, this);
+            log_info("metrics on http://", config.metrics_address, "/metrics (also /healthz, /status, /drain)");
         } catch (const std::exception& e) {
-            log_error(e.what(), "; serving without /metrics, /healthz and /status");
+            log_error(e.what(), "; serving without /metrics, /healthz, /status and /drain");
         }
     }
     if (config.app.keepalive > 0)
@@ -122,6 +122,13 @@ void Master::on_signal(Intent intent, const char* source)
 {
     pool_.request(intent, source);
     wake();
+}
+
+bool Master::request_drain(bool drain, const char* source)
+{
+    bool queued = pool_.request(drain ? Intent::drain : Intent::undrain, source);
+    wake();
+    return queued;
 }
 
 void Master::wake()
@@ -191,6 +198,8 @@ PoolState Master::pool_state() const
     p.stopping = pool_.state() == MasterState::stopping || pool_.state() == MasterState::quitting;
     p.crash_loop = pool_.backoff().active();
     p.crash_backoff_seconds = pool_.backoff().delay();
+    p.draining = pool_.draining();
+    p.healthz_max_queue = config.healthz_max_queue;
     const PoolCounters& counters = pool_.counters();
     p.max_workers_reached = counters.max_workers_reached;
     p.restarts = counters.restarts;

@@ -18,6 +18,7 @@
 #include "base/event.hpp"
 #include "ipc/scoreboard.hpp"
 #include "ipc/slot.hpp"
+#include "metrics/pool_control.hpp"
 #include "metrics/pool_state.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/connection_park.hpp"
@@ -30,7 +31,7 @@ namespace drover {
 
 class MetricsServer;
 
-class Master final : public PoolStateSource, private PoolEffects, private PoolReadings {
+class Master final : public PoolStateSource, public PoolControl, private PoolEffects, private PoolReadings {
 public:
     /// cmd is kept to re-read the configuration on SIGHUP.
     Master(CommandLine cmd, Config config, std::vector<Listener> listeners);
@@ -42,6 +43,8 @@ public:
     int run();
 
     PoolState pool_state() const override;
+    /// POST and DELETE /drain: queued as an intent, like a signal.
+    bool request_drain(bool drain, const char* source) override;
 
 private:
     // the loop (master.cpp)

@@ -1,5 +1,6 @@
 // The pool's tick, the intents signals queue, and the master's own states:
-// stopping, quitting, scaling by signal, log reopening, what systemd is told.
+// stopping, quitting, scaling by signal, log reopening, draining, what
+// systemd is told.
 #include "supervisor/pool.hpp"
 
 #include <signal.h>
@@ -27,13 +28,14 @@ Pool::Pool(Config config, uint32_t slot_count, PoolEffects& effects, const PoolR
 {
 }
 
-void Pool::request(Intent intent, const char* source)
+bool Pool::request(Intent intent, const char* source)
 {
     if (intents_.size() >= kMaxIntents) {
         warning(source, ": ", kMaxIntents, " signals are waiting for the loop already; this one is dropped");
-        return;
+        return false;
     }
     intents_.push_back(Request{intent, source});
+    return true;
 }
 
 void Pool::tick(double now)
@@ -61,6 +63,8 @@ void Pool::take_intents(double now)
         case Intent::reopen_logs: reopen_logs(r.source); break;
         case Intent::add_worker: change_target(+1, r.source, now); break;
         case Intent::remove_worker: change_target(-1, r.source, now); break;
+        case Intent::drain: set_draining(true, r.source); break;
+        case Intent::undrain: set_draining(false, r.source); break;
         }
     }
 }
@@ -139,6 +143,23 @@ void Pool::change_target(int delta, const char* source, double now)
     status_changed_ = true;
 }
 
+void Pool::set_draining(bool on, const char* source)
+{
+    if (draining_ == on) {
+        info(source, on ? ": draining already" : ": not draining");
+        return;
+    }
+    draining_ = on;
+    // Nothing else changes: workers keep accepting, so the requests a
+    // balancer still sends (until its health check sees the 503) are served.
+    if (on)
+        info(source, ": draining: /healthz answers 503 so that load balancers move traffic away; requests are "
+                     "still served");
+    else
+        info(source, ": draining ended: /healthz answers for the pool again");
+    status_changed_ = true;
+}
+
 void Pool::publish_status()
 {
     if (!status_changed_)
@@ -151,7 +172,7 @@ void Pool::publish_status()
     }
     PoolCounts c = count_pool();
     effects_.status(cat("generation ", generation_, ": ", c.serving, " workers (", c.idle, " idle, ", c.busy, " busy)",
-                        state_ == MasterState::reloading ? ", reloading" : ""));
+                        state_ == MasterState::reloading ? ", reloading" : "", draining_ ? ", draining" : ""));
 }
 
 } // namespace drover

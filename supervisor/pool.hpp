@@ -42,6 +42,8 @@ enum class Intent {
     reopen_logs,    ///< USR1
     add_worker,     ///< TTIN
     remove_worker,  ///< TTOU
+    drain,          ///< POST /drain: /healthz says 503 so a balancer moves traffic away; serving goes on
+    undrain,        ///< DELETE /drain
 };
 
 /// The pool's counters, as metrics/ exports them.
@@ -72,8 +74,9 @@ public:
     Pool& operator=(const Pool&) = delete;
 
     /// Records what a signal asks for; the next tick acts on it, in arrival
-    /// order. source names the signal in the log ("SIGTERM").
-    void request(Intent intent, const char* source);
+    /// order. source names the signal in the log ("SIGTERM"). false when the
+    /// intent was dropped (too many wait for the tick already).
+    bool request(Intent intent, const char* source);
 
     /// One turn: intents -> observe -> enforce limits -> advance a reload ->
     /// retire replaced workers -> reconcile the worker count -> finish a stop.
@@ -103,6 +106,9 @@ public:
     const ReloadRecord& reload() const { return reload_; }
     const PoolCounters& counters() const { return counters_; }
     const CrashBackoff& backoff() const { return backoff_; }
+    /// Told to drain and not told to stop: /healthz fails on purpose. Only
+    /// the health answer changes; a reload keeps it, a restart clears it.
+    bool draining() const { return draining_; }
 
 private:
     struct Request {
@@ -128,6 +134,7 @@ private:
     void quit(const char* source, double now);
     void reopen_logs(const char* source);
     void change_target(int delta, const char* source, double now);
+    void set_draining(bool on, const char* source);
     bool enter(MasterState next);
 
     // one worker (pool_workers.cpp)
@@ -179,6 +186,7 @@ private:
     double observed_at_ = 0;      ///< the previous observe(): proofs are edges between two
     double rss_due_ = 0;          ///< RSS is read from /proc once a second, not every tick
     bool announced_ready_ = false;
+    bool draining_ = false;
     bool status_changed_ = false; ///< STATUS= goes out once, at the end of the tick
 };
 

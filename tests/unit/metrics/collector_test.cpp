@@ -172,6 +172,13 @@ TEST_F(CollectorTest, WorkerAndPoolGauges)
     EXPECT_EQ(samples_of(collect_metrics(pool))["drover_crash_loop_backoff_seconds"], "8");
 }
 
+TEST_F(CollectorTest, DrainingIsAGaugeOfZeroOrOne)
+{
+    EXPECT_EQ(samples_of(collect_metrics(pool))["drover_draining"], "0");
+    pool.draining = true;
+    EXPECT_EQ(samples_of(collect_metrics(pool))["drover_draining"], "1");
+}
+
 TEST_F(CollectorTest, PerWorkerMemoryAndCpuFromProc)
 {
     auto s = samples_of(collect_metrics(pool));
@@ -267,7 +274,7 @@ TEST_F(CollectorTest, EveryFamilyHasHelpAndTypeBeforeItsSamplesAndAppearsOnce)
           "drover_worker_cpu_seconds_total", "drover_crash_loop_backoff_seconds", "drover_accepted_connections_total",
           "drover_listener_queue_length", "drover_listener_backlog", "drover_reloads_total", "drover_generation",
           "drover_slow_requests_total", "drover_request_timeouts_total", "drover_max_workers_reached_total",
-          "drover_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes",
+          "drover_draining", "drover_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes",
           "process_virtual_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"})
         EXPECT_TRUE(seen.count(f)) << f;
 }

@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,26 @@ class FakeSource : public PoolStateSource {
 public:
     PoolState pool_state() const override { return state; }
     PoolState state;
+};
+
+/// Records what /drain asks and, as the master's tick would, applies it to
+/// the source's state.
+class FakeControl : public PoolControl {
+public:
+    explicit FakeControl(FakeSource& source) : source_(source) {}
+    bool request_drain(bool drain, const char* source) override
+    {
+        asked.push_back(std::string(drain ? "drain" : "undrain") + " from " + source);
+        if (!accept)
+            return false;
+        source_.state.draining = drain;
+        return true;
+    }
+    std::vector<std::string> asked;
+    bool accept = true;
+
+private:
+    FakeSource& source_;
 };
 
 struct HttpResponse {
@@ -143,6 +165,7 @@ protected:
     Scoreboard sb{2};
     CounterTotals retired;
     FakeSource source;
+    FakeControl control{source};
 };
 
 TEST_F(ServerTest, MetricsAnswersTheTextFormat)
@@ -294,6 +317,156 @@ TEST_F(ServerTest, MalformedAddressThrows)
             EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
         }
     }
+}
+
+// ---- the drain control (issue 14)
+
+std::string request(const char* method, const char* path)
+{
+    return std::string(method) + " " + path + " HTTP/1.0\r\nContent-Length: 0\r\n\r\n";
+}
+
+TEST_F(ServerTest, PostDrainMakesHealthz503AndDeleteEndsIt)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source, &control);
+    EXPECT_EQ(get(server, "/drain").body, "not draining\n");
+
+    HttpResponse post = exchange(server, request("POST", "/drain"));
+    EXPECT_EQ(post.status, 200) << post.raw;
+    EXPECT_EQ(post.body, "draining: /healthz answers 503 from now on; requests are still served; DELETE /drain ends it\n");
+    EXPECT_EQ(control.asked, (std::vector<std::string>{"drain from POST /drain"}));
+    HttpResponse health = get(server, "/healthz");
+    EXPECT_EQ(health.status, 503);
+    EXPECT_EQ(health.body, "draining: requests are still served; DELETE /drain ends it\n");
+    EXPECT_EQ(get(server, "/drain").body, "draining\n");
+    EXPECT_NE(get(server, "/status").body.find("\"draining\": true"), std::string::npos);
+    EXPECT_NE(get(server, "/metrics").body.find("\ndrover_draining 1\n"), std::string::npos);
+
+    // Idempotent: asked again, the same answer (the master logs it again).
+    EXPECT_EQ(exchange(server, request("POST", "/drain")).status, 200);
+
+    HttpResponse del = exchange(server, request("DELETE", "/drain"));
+    EXPECT_EQ(del.status, 200) << del.raw;
+    EXPECT_EQ(del.body, "not draining: /healthz answers for the pool again\n");
+    EXPECT_EQ(control.asked.back(), "undrain from DELETE /drain");
+    EXPECT_EQ(get(server, "/healthz").status, 200);
+
+    // A POST with no Content-Length (curl -X POST) is a POST all the same.
+    EXPECT_EQ(exchange(server, "POST /drain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 200);
+    EXPECT_TRUE(source.state.draining);
+}
+
+TEST_F(ServerTest, DrainAnswers405ToOtherMethodsAnd503WhenTheMasterCannotTakeIt)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source, &control);
+    for (const char* method : {"PUT", "PATCH", "OPTIONS"}) {
+        HttpResponse r = exchange(server, request(method, "/drain"));
+        EXPECT_EQ(r.status, 405) << method << "\n" << r.raw;
+        EXPECT_EQ(r.headers["allow"], "GET, HEAD, POST, DELETE") << method;
+    }
+    EXPECT_TRUE(control.asked.empty());
+    // The other pages are still read-only.
+    EXPECT_EQ(exchange(server, request("POST", "/healthz")).status, 405);
+
+    control.accept = false;
+    HttpResponse r = exchange(server, request("POST", "/drain"));
+    EXPECT_EQ(r.status, 503) << r.raw;
+    EXPECT_FALSE(source.state.draining);
+}
+
+TEST_F(ServerTest, WithoutAControlThereIsNoDrain)
+{
+    MetricsServer server(base.get(), "127.0.0.1:0", source);
+    EXPECT_EQ(exchange(server, request("POST", "/drain")).status, 404);
+    EXPECT_EQ(get(server, "/nope").body, "not found: try /metrics, /healthz or /status\n");
+}
+
+TEST(LoopbackPeer, OnlyTheHostItself)
+{
+    auto v4 = [](const char* text) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        EXPECT_EQ(::inet_pton(AF_INET, text, &a.sin_addr), 1) << text;
+        return loopback_peer(reinterpret_cast<const sockaddr*>(&a));
+    };
+    auto v6 = [](const char* text) {
+        sockaddr_in6 a{};
+        a.sin6_family = AF_INET6;
+        EXPECT_EQ(::inet_pton(AF_INET6, text, &a.sin6_addr), 1) << text;
+        return loopback_peer(reinterpret_cast<const sockaddr*>(&a));
+    };
+    EXPECT_TRUE(v4("127.0.0.1"));
+    EXPECT_TRUE(v4("127.0.1.3"));
+    EXPECT_TRUE(v4("127.255.255.254"));
+    EXPECT_FALSE(v4("128.0.0.1"));
+    EXPECT_FALSE(v4("10.0.0.1"));
+    EXPECT_FALSE(v4("0.0.0.0"));
+    EXPECT_TRUE(v6("::1"));
+    EXPECT_TRUE(v6("::ffff:127.0.0.1"));
+    EXPECT_FALSE(v6("::ffff:10.1.2.3"));
+    EXPECT_FALSE(v6("::2"));
+    EXPECT_FALSE(v6("fe80::1"));
+    EXPECT_FALSE(v6("::127.0.0.1"));  // IPv4-compatible, not mapped
+    EXPECT_FALSE(loopback_peer(nullptr));
+    sockaddr_un u{};
+    u.sun_family = AF_UNIX;
+    EXPECT_FALSE(loopback_peer(reinterpret_cast<const sockaddr*>(&u)));
+}
+
+TEST_F(ServerTest, DrainRefusesAPeerThatIsNotLoopback)
+{
+    // A non-loopback address of this host: a client bound to it is a peer
+    // from outside as far as the server can tell.
+    ifaddrs* list = nullptr;
+    ASSERT_EQ(::getifaddrs(&list), 0);
+    in_addr outside{};
+    bool found = false;
+    for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        in_addr a = reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
+        if ((ntohl(a.s_addr) >> 24) != 127) {
+            outside = a;
+            found = true;
+        }
+    }
+    ::freeifaddrs(list);
+    if (!found)
+        GTEST_SKIP() << "no IPv4 address but loopback here";
+
+    MetricsServer server(base.get(), "0.0.0.0:0", source, &control);
+    std::atomic<bool> done{false};
+    std::string raw;
+    uint16_t port = server.port();
+    std::thread client([&] {
+        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        timeval timeout{5, 0};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr = outside;
+        addr.sin_port = htons(port);
+        const std::string req = request("POST", "/drain");
+        if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+            ::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+            char buf[1024];
+            ssize_t n;
+            while ((n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0)
+                raw.append(buf, static_cast<size_t>(n));
+        }
+        done = true;
+    });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+        event_base_loop(base.get(), EVLOOP_NONBLOCK);
+        timespec ts{0, 1'000'000};
+        ::nanosleep(&ts, nullptr);
+    }
+    client.join();
+    EXPECT_TRUE(raw.starts_with("HTTP/1.0 403") || raw.starts_with("HTTP/1.1 403")) << raw;
+    EXPECT_NE(raw.find("loopback peers only"), std::string::npos) << raw;
+    EXPECT_TRUE(control.asked.empty());
+    EXPECT_FALSE(source.state.draining);
 }
 
 // ---- out of file descriptors (issue 9, defect 6)

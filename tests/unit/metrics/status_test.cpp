@@ -2,9 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
+
+#include "base/unique_fd.hpp"
 
 #include "ipc/scoreboard.hpp"
 #include "run_tool.hpp"
@@ -172,6 +179,109 @@ TEST_F(StatusTest, UnhealthyWhileStoppingOrInACrashLoop)
     EXPECT_EQ(a.body, "crash loop: workers fail to boot; next spawn in 4.000s\n");
 
     EXPECT_EQ(a.body.find('\n'), a.body.size() - 1) << "one line";
+}
+
+// ---- the drain and the saturation check (issue 14)
+
+TEST_F(StatusTest, DrainingIsUnhealthyWhileWorkersServeAndShowsInStatus)
+{
+    pool.draining = true;
+    HealthAnswer a = health(pool);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "draining: requests are still served; DELETE /drain ends it\n");
+    EXPECT_NE(render(PoolPeaks{}).find("\"draining\": true"), std::string::npos);
+
+    // A stop says so rather than the drain: it is the stronger reason.
+    pool.stopping = true;
+    EXPECT_NE(health(pool).body.find("stopping"), std::string::npos);
+
+    pool.stopping = false;
+    pool.draining = false;
+    EXPECT_EQ(health(pool).status, 200);
+    EXPECT_NE(render(PoolPeaks{}).find("\"draining\": false"), std::string::npos);
+}
+
+/// A TCP listener on 127.0.0.1 with `queued` connections waiting in its
+/// accept queue (handshakes done, never accepted).
+struct QueuedListener {
+    UniqueFd fd;
+    std::vector<UniqueFd> clients;
+
+    explicit QueuedListener(size_t queued)
+    {
+        fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(fd.get(), 64) != 0 || ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            return;
+        for (size_t i = 0; i < queued; ++i) {
+            UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+            if (::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+                clients.push_back(std::move(c));
+        }
+    }
+};
+
+/// health() until its status is `want` (the handshakes complete in softirq
+/// context, a moment after connect() returns).
+HealthAnswer health_when(const PoolState& pool, int want)
+{
+    HealthAnswer a;
+    for (int i = 0; i < 200; ++i) {
+        a = health(pool);
+        if (a.status == want)
+            break;
+        timespec ts{0, 5'000'000};
+        ::nanosleep(&ts, nullptr);
+    }
+    return a;
+}
+
+TEST_F(StatusTest, AQueueOverHealthzMaxQueueIsUnhealthy)
+{
+    QueuedListener http(3);
+    QueuedListener scgi(2);
+    ASSERT_TRUE(http.fd && scgi.fd);
+    ASSERT_EQ(http.clients.size(), 3u);
+    pool.listeners = {{"http://127.0.0.1:1", "http", http.fd.get(), false, 64},
+                      {"scgi://127.0.0.1:2", "scgi", scgi.fd.get(), false, 64},
+                      {"fastcgi://unknown", "fastcgi", -1, false, 64}};  // unreadable: counts nothing
+
+    // Off by default, whatever waits.
+    EXPECT_EQ(health(pool).status, 200);
+
+    // The listeners together: 5 wait.
+    pool.healthz_max_queue = 4;
+    HealthAnswer a = health_when(pool, 503);
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.body, "saturated: 5 connections wait in the listen queues (healthz_max_queue 4); 2 workers ready\n");
+
+    // At the limit is not over it.
+    pool.healthz_max_queue = 5;
+    EXPECT_EQ(health(pool).status, 200);
+
+    // And back once the queue drains.
+    pool.healthz_max_queue = 4;
+    scgi.clients.clear();
+    for (int i = 0; i < 2; ++i)
+        UniqueFd(::accept(scgi.fd.get(), nullptr, nullptr));
+    a = health_when(pool, 200);
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.body, "ok: 2 workers ready\n");
+}
+
+TEST_F(StatusTest, NoWorkerReadyIsSaidBeforeTheQueue)
+{
+    QueuedListener http(2);
+    ASSERT_EQ(http.clients.size(), 2u);
+    pool.listeners = {{"http://127.0.0.1:1", "http", http.fd.get(), false, 64}};
+    pool.healthz_max_queue = 1;
+    sb.slot(0).set_state(WorkerState::starting);
+    sb.slot(1).set_state(WorkerState::starting);
+    EXPECT_EQ(health(pool).body, "no worker ready: 3 starting, 0 stopping\n");
 }
 
 // ---- a worker writes garbage into the scoreboard (issue 9, defect 7)

@@ -69,6 +69,7 @@ inline constexpr FileExample kFileExamples[] = {
     {"log.error", R"("/var/log/drover/error.log")", R"("")", R"(2:9: log.error: must be a path or "-" (stderr))"},
     {"log.access", R"("-")", "1", "2:10: log.access: expected a string, got an integer"},
     {"log.level", R"("debug")", R"("loud")", R"(2:9: log.level: must be "debug", "info", "warning" or "error", got "loud")"},
+    {"metrics.healthz_max_queue", "16", "-1", "2:21: metrics.healthz_max_queue: must be a non-negative integer"},
 };
 // clang-format on
 

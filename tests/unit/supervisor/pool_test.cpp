@@ -172,5 +172,63 @@ TEST_F(PoolTest, Usr1ReopensTheLogsAndTellsEveryWorker)
     EXPECT_EQ(effects.logs.back().second, "SIGUSR1: log files reopened");
 }
 
+// ---------------------------------------------------------------- draining
+
+TEST_F(PoolTest, DrainingChangesOnlyWhatIsSaidAndOutlivesAReload)
+{
+    start_ready(static_config(2));
+    effects.notes.clear();
+    size_t signals_before = effects.signals.size();
+    EXPECT_FALSE(pool->draining());
+    EXPECT_TRUE(pool->request(Intent::drain, "POST /drain"));
+    EXPECT_FALSE(pool->draining()) << "an intent waits for the tick";
+    tick(0.01);
+    EXPECT_TRUE(pool->draining());
+    EXPECT_TRUE(logged("POST /drain: draining: /healthz answers 503 so that load balancers move traffic away; "
+                       "requests are still served"));
+    EXPECT_EQ(effects.notes, (std::vector<std::string>{"STATUS=generation 1: 2 workers (2 idle, 0 busy), draining"}));
+    // The workers go on as they were: nobody is told anything, nothing spawns.
+    run_for(1);
+    EXPECT_EQ(effects.signals.size(), signals_before);
+    EXPECT_EQ(spawned(), 2u);
+    EXPECT_EQ(pool->state(), MasterState::running);
+
+    ask(Intent::drain, "POST /drain");
+    EXPECT_TRUE(logged("POST /drain: draining already"));
+    EXPECT_TRUE(pool->draining());
+
+    // A reload keeps it: the host is still on its way out.
+    ask(Intent::reload, "SIGHUP");
+    for (pid_t p : pids(2))
+        ready(p);
+    run_for(1);
+    EXPECT_EQ(pool->generation(), 2u);
+    EXPECT_EQ(pool->state(), MasterState::running);
+    EXPECT_TRUE(pool->draining());
+
+    effects.notes.clear();
+    ask(Intent::undrain, "DELETE /drain");
+    EXPECT_FALSE(pool->draining());
+    EXPECT_TRUE(logged("DELETE /drain: draining ended: /healthz answers for the pool again"));
+    ASSERT_FALSE(effects.notes.empty());
+    EXPECT_EQ(effects.notes.back().find(", draining"), std::string::npos) << effects.notes.back();
+    ask(Intent::undrain, "DELETE /drain");
+    EXPECT_TRUE(logged("DELETE /drain: not draining"));
+}
+
+TEST_F(PoolTest, AnIntentThatFindsTheQueueFullIsRefusedAndSaidSo)
+{
+    start_ready(static_config(2));
+    int taken = 0;
+    while (pool->request(Intent::reopen_logs, "SIGUSR1"))
+        ++taken;
+    EXPECT_EQ(taken, 64);
+    EXPECT_FALSE(pool->request(Intent::drain, "POST /drain"));
+    EXPECT_TRUE(logged("POST /drain: 64 signals are waiting for the loop already; this one is dropped"));
+    tick();
+    EXPECT_FALSE(pool->draining());
+    EXPECT_TRUE(pool->request(Intent::drain, "POST /drain"));
+}
+
 } // namespace
 } // namespace drover::pool_testing
