@@ -23,7 +23,8 @@ import signal
 import time
 
 from conftest import fmt_seconds, note, record
-from fleet import BACKLOG, HEALTHZ_MAX_QUEUE, WORKERS, Load, wait_until
+from fleet import BACKLOG, HEALTHZ_MAX_QUEUE, WORKERS, wait_until
+from fleet_load import Load
 
 # The client load: fixed threads, a fixed rate each, bounded in time.
 HTTP_THREADS = 16
