@@ -32,8 +32,9 @@ test-tsan: deps
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)
 
-bench: build
-	bench/run.sh
+# Builds its own release build (build-release/); not part of `make test`.
+bench: deps
+	BENCH_COMMAND="make bench" bench/run.sh
 
 clean:
 	rm -rf $(BUILD)
