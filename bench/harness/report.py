@@ -329,10 +329,11 @@ def write_markdown(data, path, svg_name, saved):
         any_sc = next((x for x in d.syscalls.values() if "tool" in x), None)
         if any_sc:
             L += ["A separate pass after the rounds, not timed: for each entry, a fresh start, a 1 s warm-up, "
-                  "then `%s` attached to the workers (and another to the master) while `ab -c%d -n%d` runs; "
-                  "counts divided by ab's completed requests. The busiest syscalls:"
-                  % (any_sc["tool"] == "perf" and "perf stat -e 'syscalls:sys_enter_*' -p PIDS"
-                     or "strace -c -f -p PID...", any_sc["concurrency"], any_sc["requests"]), ""]
+                  "then a counter attached to the workers (and another to the master) while `ab -c%d -n%d` "
+                  "runs; counts divided by ab's completed requests. The counter:"
+                  % (any_sc["concurrency"], d.info["settings"]["syscall_requests"]), "",
+                  "```", any_sc.get("command", any_sc["tool"]), "```", "",
+                  "The busiest syscalls per request (`(other)`: every syscall not named in the list):", ""]
         body = []
         for key, sc in d.syscalls.items():
             if "error" in sc:
@@ -381,15 +382,28 @@ def write_markdown(data, path, svg_name, saved):
           "ab -q -r -c1 -n%d [-k] [-p post64k.bin -T application/octet-stream] URL" % s["ab_requests"],
           "```", "", "Servers (one example of each; ports and paths change per run):", ""]
     cmds = data.get("commands", {})
+    L += ["```"] + ["%-36s %s" % (key, lines[0]) for key, lines in cmds.items() if lines and "config:" not in lines[0]]
+    L += ["```", "", "Frontend configs (the first nginx config in full; after it only what differs):", ""]
+    seen_head = None
     for key, lines in cmds.items():
-        L += ["<details><summary><code>%s</code></summary>" % key, "", "```"]
-        L += [x for x in lines]
-        L += ["```", "", "</details>", ""]
+        confs = [x for x in lines if "config:\n" in x]
+        if not confs:
+            continue
+        text = confs[0]
+        if text.startswith("nginx config:"):
+            head, sep, tail = text.partition("    upstream ") if "    upstream " in text else \
+                text.partition("    server {")
+            if seen_head is not None:
+                text = "nginx config: ...\n" + sep + tail
+            seen_head = head
+        L += ["<details><summary><code>%s</code></summary>" % key, "", "```", text.rstrip(), "```", "",
+              "</details>", ""]
     Path(path).write_text("\n".join(L) + "\n")
 
 
 # ---------------------------------------------------------------- chart
 
+PROTO_NAME = {"http": "HTTP", "fastcgi": "FastCGI", "scgi": "SCGI"}
 COLORS = {"drover": "#d62728", "uwsgi": "#1f77b4", "gunicorn": "#2ca02c", "mod_wsgi": "#9467bd"}
 
 
@@ -403,16 +417,25 @@ def write_chart(data, path):
         if row.kind != "load" or row.group == "baseline":
             continue
         drovers = [e for e in row.entries if e.is_drover]
+        peers = [e for e in row.entries if not e.is_drover]
+        family = lambda e: "http" if e.protocol == "http11" else e.protocol  # noqa: E731
+
+        def label(a, b, metric):
+            x = stat(d.ratios(a.key, b.key, metric))
+            return "%.2fx" % x[0] if x else ""
         for e in row.entries:
             rps, cpu = d.stat(e.key, "rps"), d.stat(e.key, "cpu_us")
             if rps is None:
                 continue
             rr = rc = ""
-            if not e.is_drover and drovers:
-                dv = drovers[0]
-                a, b = stat(d.ratios(dv.key, e.key, "rps")), stat(d.ratios(dv.key, e.key, "cpu_us"))
-                rr = "drover %.2fx" % a[0] if a else ""
-                rc = "drover %.2fx" % b[0] if b else ""
+            if len(drovers) > len(peers) and len(peers) == 1 and e.is_drover:
+                # Apache: three drovers, one peer: each drover says how it compares
+                p = peers[0]
+                rr, rc = ("vs %s %s" % (p.server, label(e, p, m)) for m in ("rps", "cpu_us"))
+            elif not e.is_drover and drovers and len(drovers) <= len(peers):
+                dv = next((x for x in drovers if family(x) == family(e)), drovers[0])
+                name = "drover" if len(drovers) == 1 else "drover %s" % PROTO_NAME.get(family(dv), dv.protocol)
+                rr, rc = ("%s %s" % (name, label(dv, e, m)) for m in ("rps", "cpu_us"))
             bars.append((rid, e, rps, cpu, rr, rc))
     if not bars:
         return
@@ -442,8 +465,8 @@ def write_chart(data, path):
             if b[rt]:
                 txt += "   " + b[rt]
             ax.text(s[2] if s[3] > 1 else s[0], yy, "  " + txt, va="center", fontsize=7.5)
-        for hy, _ in headers:
-            ax.axhline(hy + 0.5, color="#cccccc", linewidth=0.6)
+        for hy, _ in headers[1:]:
+            ax.axhline(hy - 0.7, color="#bbbbbb", linewidth=0.6)
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.set_xlim(0, ax.get_xlim()[1] * 1.35)
@@ -464,7 +487,7 @@ def write_chart(data, path):
     if is_validation(d):
         head += "\nVALIDATION RUN on a loaded machine (BENCH_QUICK): not a measurement"
     fig.suptitle(head, fontsize=10, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.97 if not is_validation(d) else 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 if is_validation(d) else 0.3) / fig.get_size_inches()[1]))
     fmt = Path(path).suffix.lstrip(".") or "svg"
     fig.savefig(str(path), format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)

@@ -9,6 +9,7 @@ memory) and which are the frontend's. Everything is stopped by pid.
 """
 import http.client
 import os
+import shlex
 import shutil
 import signal
 from pathlib import Path
@@ -396,7 +397,7 @@ class Setup:
         """The command lines and configs, for the report."""
         out = []
         if self.backend:
-            out.append(" ".join(self.backend.command()))
+            out.append(shlex.join(self.backend.command()))
         if self.frontend:
             conf = self.frontend.dir / ("nginx.conf" if self.frontend.name == "nginx" else "apache2.conf")
             out.append("%s config:\n%s" % (self.frontend.name, conf.read_text()))
