@@ -363,6 +363,8 @@ def write_markdown(data, path, svg_name, saved):
           "own answer with a keep-alive client (`ab -k`): what a trivial HTTP server costs on this loopback. "
           "The POST rows report their time, not an added time.",
           "- **syscalls/req**: see above; counted in a separate pass because a tracer changes the timing.",
+          "- **wrk socket errors** on uWSGI `--http-socket` with keep-alive clients are expected: it closes "
+          "every connection after its answer, and wrk counts each close as a read error before it reconnects.",
           "- **memory**: Rss and Pss from `/proc/PID/smaps_rollup`, summed over the master and all its "
           "descendants, after 400 hello requests (`ab -c2`) or 40 Django admin login pages.",
           "- **uWSGI's best configuration** (kept rows): in each round, the highest req/s of any uWSGI entry "
@@ -376,6 +378,11 @@ def write_markdown(data, path, svg_name, saved):
           "child of 64 threads; mod_proxy_fcgi and mod_proxy_scgi open a connection per request (their "
           "default), mod_proxy_http keeps a pool (its default); mod_wsgi runs `processes=%d threads=1`."
           % (32, s["workers"]), ""]
+
+    tried = Path(__file__).resolve().parent.parent / "TRIED.md"
+    if tried.exists():
+        L += ["## What was tried", "", "(kept by hand in `bench/TRIED.md`; the harness copies it here)", "",
+              tried.read_text().strip(), ""]
 
     L += ["## Command lines", "", "Load:", "", "```",
           "wrk -t2 -c%d -d%gs --latency [-s post64k.lua] URL" % (s["connections"], s["duration"]),
@@ -410,6 +417,7 @@ COLORS = {"drover": "#d62728", "uwsgi": "#1f77b4", "gunicorn": "#2ca02c", "mod_w
 def write_chart(data, path):
     import matplotlib
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable
     import matplotlib.pyplot as plt
     d = Data(data)
     bars = []   # (row title, entry, rps stat, cpu stat, ratio text rps, ratio text cpu)
