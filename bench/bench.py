@@ -95,6 +95,10 @@ def cmd_run():
     saved = RESULTS_DIR / ("bench-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
     saved.write_text(json.dumps(data, indent=1))
     publish(data, saved)
+    failed = [r["key"] for r in run.results if "error" in r]
+    failed += ["syscalls " + k for k, v in run.syscalls.items() if "error" in v]
+    if failed:
+        sys.exit("bench: %d run(s) failed (see the table and RESULTS.md): %s" % (len(failed), ", ".join(failed[:10])))
 
 
 def publish(data, saved):

@@ -34,7 +34,7 @@ def _ms(text):
 
 
 def wrk_command(url, connections, duration, threads=2, script=None):
-    args = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ss" % duration, "--latency"]
+    args = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ds" % max(1, round(float(duration))), "--latency"]
     if script:
         args += ["-s", str(script)]
     return args + [url]
@@ -42,10 +42,11 @@ def wrk_command(url, connections, duration, threads=2, script=None):
 
 def wrk(url, connections, duration, threads=2, script=None):
     args = wrk_command(url, connections, duration, threads, script)
-    out = subprocess.run(args, capture_output=True, text=True, timeout=float(duration) + 120).stdout
+    p = subprocess.run(args, capture_output=True, text=True, timeout=float(duration) + 120)
+    out = p.stdout
     m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
     if not m:
-        raise RuntimeError("wrk printed no result:\n%s" % out)
+        raise RuntimeError("%s printed no result (status %d): %s %s" % (" ".join(args), p.returncode, out, p.stderr))
     secs = _ms(m.group(2) + m.group(3)) / 1000
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)

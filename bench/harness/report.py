@@ -319,6 +319,9 @@ def write_markdown(data, path, svg_name, saved):
                         ", processes changed during the load" if r.get("pids_changed") else ""))
                 elif se:
                     warn.append("`%s` round %d: wrk socket errors %s" % (e.key, rnd + 1, r["socket_errors"]))
+                if r.get("drover_exit") is not None:
+                    warn.append("`%s` round %d: drover exited with status %s after SIGTERM" % (
+                        e.key, rnd + 1, r["drover_exit"]))
         if warn:
             L += ["- " + w for w in warn[:12]] + ([" - ... %d more" % (len(warn) - 12)] if len(warn) > 12 else [])
         if errs or warn:
