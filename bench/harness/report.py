@@ -421,6 +421,7 @@ def write_chart(data, path):
     import matplotlib
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: small, searchable
+    matplotlib.rcParams["svg.hashsalt"] = "drover-bench"  # the same figures give the same file
     import matplotlib.pyplot as plt
     d = Data(data)
     bars = []   # (row title, entry, rps stat, cpu stat, ratio text rps, ratio text cpu)
