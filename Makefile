@@ -65,8 +65,9 @@ fleet: deps build
 fuzz: deps
 	tests/fuzz/run.sh $(or $(SECONDS),20)
 
-bench: test-build
-	bench/run.sh
+# Builds its own release build (build-release/); not part of `make test`.
+bench: deps
+	BENCH_COMMAND="make bench" bench/run.sh
 
 clean:
 	rm -rf $(BUILD) $(DEB_OUT)
