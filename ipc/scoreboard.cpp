@@ -2,6 +2,7 @@
 
 #include <boost/interprocess/anonymous_shared_memory.hpp>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 
@@ -58,6 +59,7 @@ CheckedSlot Scoreboard::read(uint32_t index) const
     out.state = s.checked_state();
     out.request_start_ns = s.request_start_ns.load(std::memory_order_acquire);
     out.request_seq = s.request_seq.load(std::memory_order_relaxed);
+    out.held_connections = std::min<uint32_t>(s.held_connections.load(std::memory_order_relaxed), 1u << 16);
     out.counters = counters(index);
     out.summary_size = s.read_summary(out.summary, sizeof out.summary);
     return out;

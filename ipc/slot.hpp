@@ -75,6 +75,9 @@ struct Slot {
     /// Increments at every request start: tells the master "still the same request".
     std::atomic<uint64_t> request_seq{0};
     SingleWriterCounter requests_served;
+    /// Idle kept connections the worker holds during its current request,
+    /// which the master may ask for (kSignalHandoff) if it runs long.
+    std::atomic<uint32_t> held_connections{0};
     /// Seqlock over summary_words: odd while the worker writes.
     std::atomic<uint32_t> summary_seq{0};
     std::array<std::atomic<uint64_t>, kSummaryWords> summary_words{};
@@ -145,6 +148,8 @@ struct CheckedSlot {
     /// checked against a clock here (the reader knows its own now).
     uint64_t request_start_ns = 0;
     uint64_t request_seq = 0;
+    /// Idle connections held during the request (capped: a count, never an index).
+    uint32_t held_connections = 0;
     /// Monotonic per worker (see CounterTotals::advance).
     CounterTotals counters;
     size_t summary_size = 0;

@@ -58,6 +58,7 @@ private:
     // PoolEffects (master_effects.cpp)
     SpawnResult spawn(uint32_t slot, uint32_t generation, const Config& config) override;
     void signal(pid_t pid, int sig) override;
+    void ask_for_connections(pid_t pid) override;
     void announce(Announcement what) override;
     void status(const std::string& text) override;
     std::optional<Config> load_config(const Config& running) override;

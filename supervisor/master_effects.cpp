@@ -3,6 +3,7 @@
 // scoreboard through its checked read, /proc, the listen queues).
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -52,6 +53,14 @@ void Master::signal(pid_t pid, int sig)
 {
     if (pid > 0)
         ::kill(pid, sig);
+}
+
+void Master::ask_for_connections(pid_t pid)
+{
+    // At the worker's main thread, which runs the handler between its own
+    // steps: an application thread must not run it (held_connections.hpp).
+    if (pid > 0 && ::syscall(SYS_tgkill, pid, pid, kSignalHandoff) != 0 && errno != ESRCH)
+        log_warning("tgkill(", static_cast<long>(pid), ", SIGURG) failed: ", std::strerror(errno));
 }
 
 void Master::announce(Announcement what)
@@ -129,6 +138,7 @@ WorkerReading Master::slot(uint32_t index) const
     r.request_started = static_cast<double>(c.request_start_ns) / 1e9;  // the clock's seconds
     r.request_seq = c.request_seq;
     r.requests_served = c.counters.requests_served;
+    r.held_connections = c.held_connections;
     r.summary.assign(c.summary, c.summary_size);
     return r;
 }

@@ -144,6 +144,8 @@ private:
     void kill(WorkerProcess& worker, StopReason why, double now);
     void escalate(WorkerProcess& worker, double now);
     void apply_limits(WorkerProcess& worker, bool read_rss, double now);
+    /// Another serving worker's slot says idle.
+    bool another_idle(const WorkerProcess& worker) const;
     void signal(const WorkerProcess& worker, int sig);
     /// The signal a worker's phase and reason ask for.
     static int phase_signal(const WorkerProcess& worker);

@@ -44,6 +44,9 @@ public:
     virtual SpawnResult spawn(uint32_t slot, uint32_t generation, const Config& config) = 0;
     /// Sends sig to a worker (never to pid 0: the pool does not ask).
     virtual void signal(pid_t pid, int sig) = 0;
+    /// Asks a busy worker for the idle connections it kept
+    /// (kSignalHandoff, aimed at its main thread).
+    virtual void ask_for_connections(pid_t pid) = 0;
     virtual void announce(Announcement what) = 0;
     /// systemd's STATUS= line.
     virtual void status(const std::string& text) = 0;

@@ -23,6 +23,7 @@ struct WorkerReading {
     double request_started = 0;
     uint64_t request_seq = 0;     ///< which request that is
     uint64_t requests_served = 0; ///< never goes backwards for one worker
+    uint32_t held_connections = 0; ///< idle connections kept during the request
     std::string summary;          ///< "http GET /path", or empty
 
     bool busy() const { return state == WorkerState::busy && request_started > 0; }

@@ -14,6 +14,10 @@ namespace {
 
 /// RSS costs a read of /proc per worker: once a second is enough.
 constexpr double kRssInterval = 1.0;
+/// How long a request runs before the idle connections its worker kept are
+/// asked for (when another worker is idle): short requests never pay for a
+/// pass, and a kept connection waits at most about this plus a tick.
+constexpr double kHandoffAfter = 0.05;
 
 size_t restart_index(StopReason reason)
 {
@@ -232,12 +236,29 @@ void Pool::apply_limits(WorkerProcess& w, bool read_rss, double now)
         break;
     }
 
+    // A request that runs long on a worker that kept its idle connections
+    // (every other worker was busy when it began): once another worker is
+    // idle, they are asked for, so none waits behind it for long.
+    if (r.busy && slot.held_connections > 0 && r.request_age >= kHandoffAfter && w.handoff_asked_seq != r.request_seq &&
+        another_idle(w)) {
+        effects_.ask_for_connections(w.pid);
+        w.handoff_asked_seq = r.request_seq;
+    }
+
     // ondemand: a worker idle for idle_timeout goes.
     if (config_.pm == ProcessManager::ondemand && !r.busy && w.phase == WorkerPhase::serving &&
         w.generation == generation_ && now - w.last_active > config_.idle_timeout) {
         info(name(w), " idle for ", config_.idle_timeout, " s: stopping it");
         retire(w, StopReason::scale_down, now);
     }
+}
+
+bool Pool::another_idle(const WorkerProcess& w) const
+{
+    for (const WorkerProcess& o : table_.workers())
+        if (&o != &w && o.phase == WorkerPhase::serving && readings_.slot(o.slot).state == WorkerState::idle)
+            return true;
+    return false;
 }
 
 void Pool::escalate(WorkerProcess& w, double now)

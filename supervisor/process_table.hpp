@@ -32,6 +32,7 @@ struct WorkerProcess {
     std::optional<uint32_t> replacement;
     uint64_t request_limit = 0;   ///< max_requests with this worker's jitter; 0: none
     uint64_t slow_logged_seq = 0; ///< the request whose slowness was logged
+    uint64_t handoff_asked_seq = 0; ///< the request during which its kept connections were asked for
     double last_active = 0;       ///< last time it was seen busy or serving (idle_timeout)
     uint64_t last_served = 0;     ///< requests served, as last read
 

@@ -36,11 +36,6 @@ inline constexpr time_t kLingerSeconds = 2;
 inline constexpr suseconds_t kAcceptPauseUs = 500000;
 /// At most one log line this often about accept() failing.
 inline constexpr double kAcceptLogEvery = 60.0;
-/// A connection taken from a unix listener before its request arrived stops
-/// this worker taking more from there for at most this long: a web server
-/// sends its request right after it connects, and a client that does not
-/// must not hold a worker's accepting for a header_timeout.
-inline constexpr suseconds_t kUnixGateUs = 50000;
 
 struct ListenerState {
     Worker* worker = nullptr;
@@ -57,10 +52,6 @@ struct ConnectionState {
     uint8_t listener = 0;
     std::unique_ptr<Connection> connection;
     EventPtr read_event;
-    /// Taken from a unix listener before its request came: that listener is
-    /// not watched meanwhile (unix sockets have no deferred accept).
-    bool gates_accept = false;
-    ~ConnectionState();
 };
 
 class Worker {
@@ -69,8 +60,6 @@ public:
     int run();
 
 private:
-    friend struct ConnectionState;
-
     // worker_loop.cpp
     static void on_signal_event(evutil_socket_t sig, short, void* arg);
     enum class Stopping { no, retire, drain };
@@ -92,22 +81,17 @@ private:
     Accepted receive_passed();
     void add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info);
     /// Watches the listeners and the dispatch queue exactly when this worker
-    /// may take connections: not retiring, not paused, under
-    /// max_connections, and (a unix listener) not waiting for a request on a
-    /// connection it took from there.
+    /// may take connections: not retiring, not paused, under max_connections.
     void update_accepting();
     /// accept() failed for want of descriptors or memory.
     void pause_accepting(int err);
     static void on_accept_resume(evutil_socket_t, short, void* arg);
-    /// The unix gates lift after kUnixGateUs whatever came.
-    static void on_gate_timeout(evutil_socket_t, short, void* arg);
 
     // worker_connections.cpp
     static void on_connection_event(evutil_socket_t, short what, void* arg);
+    // Whether a request waits on the connection, unread (a poll, no read).
+    static bool has_input(int fd);
     void drive(ConnectionState& state, Connection::Next next);
-    /// A connection has its request (or has gone): its listener may be
-    /// watched again.
-    void ungate(ConnectionState& state);
     void close_connection(int fd);
     /// Forgets a connection (its fd closes unless it was passed on), then
     /// lets accepting resume and a stopping worker leave.
@@ -118,6 +102,9 @@ private:
     /// new one that has sent nothing yet) to the master, so none waits behind
     /// the blocking call this worker is about to make.
     void park_idle_connections(int keep, bool fresh_too);
+    /// After the application call: the connections the master asked for
+    /// meanwhile are its now.
+    void forget_handed_connections();
     /// A stopping worker's kept connection, between requests, goes to the
     /// master (quiet) or straight to the idle workers (request waiting).
     void hand_over(ConnectionState& state);
@@ -139,11 +126,9 @@ private:
     EventPtr dispatch_event_;
     EventPtr exit_check_event_;
     EventPtr accept_resume_event_;
-    EventPtr gate_timer_;
     Stopping stopping_ = Stopping::no;
     bool dispatch_watched_ = false;
     bool accept_paused_ = false;  ///< by pause_accepting(), until its timer
-    uint32_t unix_gates_ = 0;     ///< connections with gates_accept set
     LogThrottle accept_log_{kAcceptLogEvery};
 };
 

@@ -123,29 +123,10 @@ void Worker::add_connection(UniqueFd fd, ListenerState& listener, PeerInfo info)
     update_accepting();
     // Most connections bring their request (TCP_DEFER_ACCEPT makes sure of
     // it on TCP): serve it now. The connection joins the loop (an
-    // epoll_ctl()) only if it has to wait.
+    // epoll_ctl()) only if it has to wait. (A unix listener has no deferred
+    // accept; a connection taken before its request came may be handed on
+    // if this worker gets busy: see worker_handoff.cpp.)
     drive(ref, ref.connection->on_readable());
-    // A unix listener has no deferred accept: while a connection taken from
-    // it waits for its request, this worker takes no more from there, so it
-    // never holds new connections it could not serve at once.
-    auto it = connections_.find(raw);
-    if (listener.spec.is_unix && it != connections_.end() && it->second.get() == &ref && ref.connection->fresh()) {
-        ref.gates_accept = true;
-        if (unix_gates_++ == 0) {
-            struct timeval tv = {0, kUnixGateUs};
-            event_add(gate_timer_.get(), &tv);
-        }
-        update_accepting();
-    }
-}
-
-void Worker::on_gate_timeout(evutil_socket_t, short, void* arg)
-{
-    auto* self = static_cast<Worker*>(arg);
-    for (auto& [fd, state] : self->connections_)
-        state->gates_accept = false;
-    self->unix_gates_ = 0;
-    self->update_accepting();
 }
 
 void Worker::on_dispatch_event(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->receive_passed(); }
@@ -181,11 +162,10 @@ void Worker::update_accepting()
     bool open = stopping_ != Stopping::retire && !accept_paused_ && connections_.size() < spec_.app.max_connections;
     // Only on a change: each add or delete is an epoll_ctl().
     for (auto& l : listeners_) {
-        bool wanted = open && !(l->spec.is_unix && unix_gates_ > 0);
-        if (wanted == l->watched)
+        if (open == l->watched)
             continue;
-        l->watched = wanted;
-        if (wanted)
+        l->watched = open;
+        if (open)
             event_add(l->event.get(), nullptr);
         else
             event_del(l->event.get());

@@ -1,15 +1,10 @@
 // A worker's connections between the loop and their exchanges: driving one
 // through its requests, its timers, and closing it.
+#include <poll.h>
+
 #include "worker/worker.hpp"
 
 namespace drover {
-
-ConnectionState::~ConnectionState()
-{
-    // Whoever erases a connection calls update_accepting() next.
-    if (gates_accept)
-        --worker->unix_gates_;
-}
 
 void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
 {
@@ -20,7 +15,10 @@ void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
             self->drop_connection(state->connection->fd());
         return;
     }
-    if (what & EV_TIMEOUT) {
+    // A timer seen late, after a long application call, may have a request
+    // waiting behind it that the peer sent while the worker was busy and had
+    // not closed: serve it rather than reset the connection under it.
+    if ((what & EV_TIMEOUT) && !(state->connection->idle() && has_input(state->connection->fd()))) {
         // Idle past keepalive, or its request head past header_timeout
         // (answered with 408 where the protocol can say it).
         if (!state->connection->idle())
@@ -28,18 +26,13 @@ void Worker::on_connection_event(evutil_socket_t, short what, void* arg)
         self->close_connection(state->connection->fd());
         return;
     }
-    self->ungate(*state);
     self->drive(*state, state->connection->on_readable());
 }
 
-void Worker::ungate(ConnectionState& state)
+bool Worker::has_input(int fd)
 {
-    if (!state.gates_accept)
-        return;
-    state.gates_accept = false;
-    if (--unix_gates_ == 0)
-        event_del(gate_timer_.get());
-    update_accepting();
+    struct pollfd p = {fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 void Worker::drive(ConnectionState& state, Connection::Next next)
@@ -57,6 +50,7 @@ void Worker::drive(ConnectionState& state, Connection::Next next)
         bool stopping = stopping_ != Stopping::no;
         bool keep_alive = spec_.app.keepalive > 0 && (!stopping || c.codec().peer_owns_connection());
         next = c.serve(*bridge_, slot_, keep_alive);
+        forget_handed_connections();
         slot_.set_state(stopping ? WorkerState::stopping : WorkerState::idle);
     }
     if (next == Connection::Next::close) {

@@ -3,10 +3,10 @@
 // ones whose request has already arrived straight to an idle worker.
 #include <sys/socket.h>
 
-#include <limits>
 #include <vector>
 
 #include "ipc/fd_passing.hpp"
+#include "worker/held_connections.hpp"
 #include "worker/worker.hpp"
 
 namespace drover {
@@ -25,12 +25,17 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
 {
     if (spec_.park_fd < 0)
         return;
-    // A connection whose next request has already arrived is worth passing
-    // on only to a worker that is idle now; when every worker is busy it
-    // waits no longer here than anywhere, and passing it would cost more
-    // than the request (the scoreboard says who is idle: no syscall).
-    uint32_t takers = std::numeric_limits<uint32_t>::max();
+    // While another worker is idle, a connection whose next request has
+    // already arrived goes straight to it (one pass each, while takers
+    // last), and a quiet one goes to the master, which passes it on when it
+    // speaks. When every other worker is busy too, passing them buys nothing
+    // (nobody could take them sooner) and costs a pass each per request at
+    // saturation: they stay, listed for the master to ask for should this
+    // request run long while a worker turns idle (held_connections.hpp). The
+    // scoreboard says who is idle: no syscall.
+    uint32_t takers = idle_peers();
     std::vector<int> parked;
+    std::vector<held::Entry> kept;
     for (auto& [fd, state] : connections_) {
         if (fd == keep)
             continue;
@@ -38,12 +43,16 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
         if (!fresh && !state->connection->idle())
             continue;
         uint8_t tag = static_cast<uint8_t>(state->listener | (fresh ? kPassedFresh : 0));
+        if (takers == 0 && stopping_ == Stopping::no) {
+            kept.push_back({fd, tag});
+            continue;
+        }
+        // A stopping worker keeps nothing quiet: the master passes it to a
+        // worker that stays (or closes it at a full stop).
         bool waiting = request_waiting(fd) > 0;
         if (waiting) {
-            if (takers == std::numeric_limits<uint32_t>::max())
-                takers = idle_peers();
             if (takers == 0)
-                continue;
+                continue;  // served here, as soon as anywhere
             --takers;
         }
         if (!pass_on(fd, tag, waiting))
@@ -53,6 +62,17 @@ void Worker::park_idle_connections(int keep, bool fresh_too)
     for (int fd : parked)
         connections_.erase(fd);  // the master holds its own copy now
     if (!parked.empty())
+        update_accepting();
+    held::arm(kept);
+}
+
+void Worker::forget_handed_connections()
+{
+    // Disarmed first: from here the handler passes nothing more.
+    std::vector<int> handed = held::disarm();
+    for (int fd : handed)
+        connections_.erase(fd);  // the master holds its own copy now
+    if (!handed.empty())
         update_accepting();
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "base/log.hpp"
+#include "worker/held_connections.hpp"
 #include "worker/worker.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -36,7 +37,6 @@ int Worker::run()
 
     exit_check_event_.reset(event_new(base_.get(), -1, 0, on_exit_check, this));
     accept_resume_event_.reset(event_new(base_.get(), -1, 0, on_accept_resume, this));
-    gate_timer_.reset(event_new(base_.get(), -1, 0, on_gate_timeout, this));
     for (int sig : {kSignalRetire, kSignalDrain, SIGQUIT, SIGUSR1}) {
         EventPtr ev(evsignal_new(base_.get(), sig, on_signal_event, this));
         event_add(ev.get(), nullptr);
@@ -45,6 +45,8 @@ int Worker::run()
     // Handled from here on; what came during start-up is delivered now.
     sigset_t handled = worker_signal_mask();
     ::sigprocmask(SIG_UNBLOCK, &handled, nullptr);
+    if (spec_.park_fd >= 0)
+        held::install(spec_.park_fd, &slot_);
     for (const ListenerFd& l : spec_.listeners)
         watch_listener(l);
     if (spec_.dispatch_fd >= 0)

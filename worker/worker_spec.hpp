@@ -79,6 +79,10 @@ struct WorkerSpec {
 /// connections until they are empty.
 inline constexpr int kSignalRetire = SIGTERM;
 inline constexpr int kSignalDrain = SIGINT;
+/// The master asks a busy worker for the idle connections it kept (see
+/// worker/held_connections.hpp). SIGURG: ignored by default, so one that
+/// reaches a worker before it is ready does nothing.
+inline constexpr int kSignalHandoff = SIGURG;
 
 /// The signals a worker's loop handles (retire, drain, reopen logs). They are
 /// blocked from the fork until the loop is ready for them, so none is lost

@@ -60,6 +60,7 @@ public:
         return SpawnResult{outcome, pid};
     }
     void signal(pid_t pid, int sig) override { signals.emplace_back(pid, sig); }
+    void ask_for_connections(pid_t pid) override { asked_for_connections.push_back(pid); }
     void announce(Announcement what) override
     {
         notes.push_back(what == Announcement::ready       ? "READY=1"
@@ -86,6 +87,7 @@ public:
     pid_t next_pid = 100;
     std::vector<Spawn> spawns;
     std::vector<std::pair<pid_t, int>> signals;
+    std::vector<pid_t> asked_for_connections;
     std::vector<std::string> notes;
     std::optional<Config> next_config;
     int configs_loaded = 0;

@@ -145,6 +145,46 @@ TEST_F(PoolTest, ASlowRequestIsLoggedOncePerRequest)
     EXPECT_EQ(signals_of(SIGKILL), 0);
 }
 
+TEST_F(PoolTest, KeptConnectionsOfALongRequestAreAskedForOnceAnotherWorkerIsIdle)
+{
+    start_ready(static_config(2));
+    run_for(1);
+    pid_t a = pids(1)[0], b = pids(1)[1];
+    // a kept 3 idle connections when its request began, b was busy too.
+    busy(a, now, 5);
+    busy(b, now, 9);
+    slot_of(a).held_connections = 3;
+    run_for(1);
+    EXPECT_TRUE(effects.asked_for_connections.empty()) << "nobody idle to take them";
+    // b is done: the next tick asks a for them, once for this request.
+    serve(b, 1);
+    tick();
+    EXPECT_EQ(effects.asked_for_connections, std::vector<pid_t>{a});
+    run_for(1);
+    EXPECT_EQ(effects.asked_for_connections.size(), 1u);
+    // A new request of a's that keeps connections is another matter.
+    busy(a, now, 6);
+    tick(0.02);
+    EXPECT_EQ(effects.asked_for_connections.size(), 1u) << "not before kHandoffAfter";
+    run_for(0.2);
+    EXPECT_EQ(effects.asked_for_connections.size(), 2u);
+}
+
+TEST_F(PoolTest, AShortRequestOrNothingKeptNeverCostsAHandoff)
+{
+    start_ready(static_config(2));
+    run_for(1);
+    pid_t a = pids(1)[0];
+    busy(a, now, 5);  // keeps nothing
+    run_for(1);
+    slot_of(a).held_connections = 2;
+    busy(a, now - 0.01, 6);  // keeps some, but ends before kHandoffAfter
+    tick(0.01);
+    serve(a, 6);
+    run_for(1);
+    EXPECT_TRUE(effects.asked_for_connections.empty());
+}
+
 // ---------------------------------------------------------------- crash loop
 
 TEST_F(PoolTest, AnAppThatFailsToImportIsRetriedWithDoublingDelaysOneProbeAtATime)
