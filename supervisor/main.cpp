@@ -7,13 +7,16 @@
 // 1024, socket files in /run, created with their owner and mode), the
 // pidfile is written, and only then is root dropped, before the master loop
 // forks any worker.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <string>
 
 #include "base/log.hpp"
+#include "base/unique_fd.hpp"
 #include "supervisor/config.hpp"
 #include "supervisor/listeners.hpp"
 #include "supervisor/master.hpp"
@@ -22,17 +25,36 @@
 
 namespace {
 
+using drover::log_warning;
+using drover::UniqueFd;
+
 /// Exit status for a configuration or command-line error.
 constexpr int kExitConfig = 2;
 
-void write_pidfile(const std::string& path)
+/// Written while still root, and kept open: `user` may not be allowed to
+/// unlink it at exit (/run is root's), and can still empty it through this
+/// fd, so a pid left in it never names another process later.
+UniqueFd write_pidfile(const std::string& path)
 {
     if (path.empty())
-        return;
-    std::ofstream out(path, std::ios::trunc);
-    out << ::getpid() << "\n";
-    if (!out)
+        return UniqueFd();
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644));
+    std::string text = std::to_string(::getpid()) + "\n";
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
         throw std::runtime_error("cannot write pidfile " + path + ": " + std::strerror(errno));
+    return fd;
+}
+
+void remove_pidfile(const std::string& path, const UniqueFd& fd)
+{
+    if (path.empty() || ::unlink(path.c_str()) == 0 || errno == ENOENT)
+        return;
+    int err = errno;
+    if (::ftruncate(fd.get(), 0) == 0)
+        log_warning("pidfile ", path, " emptied but left in place: unlink() failed: ", std::strerror(err),
+                    " (its directory is not writable by `user`)");
+    else
+        log_warning("pidfile ", path, " left in place: unlink() failed: ", std::strerror(err));
 }
 
 } // namespace
@@ -72,12 +94,11 @@ int main(int argc, char** argv)
         AccessLog::configure("");
         hand_logs_to_user({config.error_log, config.access_log}, config.user, config.group);
         std::vector<Listener> listeners = open_listeners(config.listeners);
-        write_pidfile(config.pidfile);
+        UniqueFd pidfile = write_pidfile(config.pidfile);
         drop_privileges(config.user, config.group);
         Master master(cmd, config, std::move(listeners));
         int rc = master.run();
-        if (!config.pidfile.empty())
-            ::unlink(config.pidfile.c_str());
+        remove_pidfile(config.pidfile, pidfile);
         return rc;
     } catch (const std::exception& e) {
         log_error(e.what());

@@ -10,7 +10,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPS, drover_binary, free_port, wait_until
+from conftest import APPS, drover_binary, free_port, stop_process, wait_until
 
 LAUNCHER = r"""
 import os, socket, sys
@@ -57,16 +56,6 @@ def launch(tmp_path, passed, drover_args):
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
 
-def stop(proc):
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def serves(port):
     def ok():
         try:
@@ -92,7 +81,7 @@ def test_named_sockets_are_served_by_the_entries_that_name_them(tmp_path):
         assert 'named "web")' in text
         assert "bind() failed" not in text
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30)
     assert proc.returncode == 0
 
 
@@ -103,7 +92,7 @@ def test_a_passed_socket_nobody_claims_stops_the_start(tmp_path):
     try:
         assert proc.wait(30) == 1
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30)
     text = (tmp_path / "drover.log").read_text()
     assert ('socket fd 4 (name "api", 127.0.0.1:%d) passed by systemd is claimed by no bind entry' % other) in text
 
@@ -176,7 +165,7 @@ def test_unix_socket_group_and_mode_and_logs_for_the_user(open_dir):
         assert "reopening" not in (logs / "error.log").read_text() + (logs / "error.log.1").read_text()
         assert "running as root with no `user`" not in (logs / "error.log.1").read_text()
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30)
     assert proc.returncode == 0
 
 
@@ -189,5 +178,38 @@ def test_root_without_user_is_warned(tmp_path):
     try:
         wait_until(serves(port), 30, what="drover to serve")
     finally:
-        stop(proc)
+        stop_process(proc, timeout=30)
     assert "warning: master: running as root with no `user` set" in (tmp_path / "err.log").read_text()
+
+
+@needs_root
+def test_the_pidfile_holds_the_master_pid_and_is_removed_or_emptied_at_exit(open_dir):
+    """Written as root before the drop to `user`; at exit `user` removes it
+    where it may, and where it may not (a directory of root's, like /run)
+    empties it, so the pid it held never names another process later."""
+    user, group = nobody()
+    for owner, left in ((user.pw_uid, None), (0, "")):
+        run = open_dir / ("run-%d" % owner)
+        run.mkdir()
+        os.chown(run, owner, group.gr_gid)
+        os.chmod(run, 0o755)
+        pidfile = run / "drover.pid"
+        port = free_port()
+        config = open_dir / "drover.toml"
+        config.write_text('app = "basic_app"\npythonpath = ["%s"]\nworkers = 1\nuser = "nobody"\nbind = ["127.0.0.1:%d"]\n'
+                          'pidfile = "%s"\n[metrics]\naddress = ""\n' % (APPS, port, pidfile))
+        err = open_dir / ("err-%d.log" % owner)
+        proc = subprocess.Popen([drover_binary(), "-c", str(config)], stdout=subprocess.DEVNULL,
+                                stderr=open(err, "wb"), start_new_session=True)
+        try:
+            wait_until(serves(port), 30, what="drover to serve")
+            assert pidfile.read_text() == "%d\n" % proc.pid
+            assert os.stat(pidfile).st_uid == 0
+        finally:
+            stop_process(proc, timeout=30)
+        assert proc.returncode == 0, err.read_text()
+        if left is None:
+            assert not pidfile.exists(), err.read_text()
+        else:
+            assert pidfile.read_text() == left
+            assert "pidfile %s emptied but left in place" % pidfile in err.read_text()
