@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "base/log.hpp"
 #include "base/unique_fd.hpp"
@@ -25,15 +26,22 @@ namespace {
 struct Ids {
     uid_t uid;
     gid_t gid;
+    std::string name;  ///< the user's, for initgroups(); empty: no user given
 };
 
+/// user's ids (or the process's own when it is empty), its gid replaced by
+/// group's when that is given.
 Ids lookup(const std::string& user, const std::string& group)
 {
-    errno = 0;
-    struct passwd* pw = ::getpwnam(user.c_str());
-    if (!pw)
-        throw std::runtime_error("cannot switch to user " + user + ": " + (errno ? std::strerror(errno) : "no such user"));
-    Ids ids{pw->pw_uid, pw->pw_gid};
+    Ids ids{::getuid(), ::getgid(), {}};
+    if (!user.empty()) {
+        errno = 0;
+        struct passwd* pw = ::getpwnam(user.c_str());
+        if (!pw)
+            throw std::runtime_error("cannot switch to user " + user + ": " +
+                                     (errno ? std::strerror(errno) : "no such user"));
+        ids = {pw->pw_uid, pw->pw_gid, pw->pw_name};
+    }
     if (!group.empty()) {
         errno = 0;
         struct group* gr = ::getgrnam(group.c_str());
@@ -83,27 +91,10 @@ void drop_privileges(const std::string& user, const std::string& group)
 {
     if (user.empty() && group.empty())
         return;
-    uid_t uid = ::getuid();
-    gid_t gid = ::getgid();
-    const char* name = nullptr;
-    if (!user.empty()) {
-        errno = 0;
-        struct passwd* pw = ::getpwnam(user.c_str());
-        if (!pw)
-            throw std::runtime_error("cannot switch to user " + user + ": " +
-                                     (errno ? std::strerror(errno) : "no such user"));
-        uid = pw->pw_uid;
-        gid = pw->pw_gid;
-        name = pw->pw_name;
-    }
-    if (!group.empty()) {
-        errno = 0;
-        struct group* gr = ::getgrnam(group.c_str());
-        if (!gr)
-            throw std::runtime_error("cannot switch to group " + group + ": " +
-                                     (errno ? std::strerror(errno) : "no such group"));
-        gid = gr->gr_gid;
-    }
+    const Ids ids = lookup(user, group);
+    const uid_t uid = ids.uid;
+    const gid_t gid = ids.gid;
+    const char* name = ids.name.empty() ? nullptr : ids.name.c_str();
     // Groups first: once the uid is dropped they can no longer be changed.
     if (name ? ::initgroups(name, gid) < 0 : ::setgroups(1, &gid) < 0)
         fail("the groups of " + (name ? std::string(name) : group), name ? "initgroups()" : "setgroups()");
