@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -24,6 +25,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from processes import stop_process, wait_until  # noqa: E402,F401  (the drill imports them from here)
 ETC = ROOT / "etc"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -45,18 +48,6 @@ def drover_binary():
     if not os.access(path, os.X_OK):
         raise RuntimeError("drover binary not found at %s: build first (make build)" % path)
     return path
-
-
-def wait_until(predicate, timeout, interval=0.05, what="condition"):
-    """Polls predicate until it returns a true value; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def port_free_on(addresses, tries=200):
@@ -113,26 +104,6 @@ def http_get(url, timeout=3, method="GET"):
         return e.code, e.read().decode(errors="replace")
     except (OSError, http.client.HTTPException) as e:
         return 0, str(e)
-
-
-def stop_process(proc, sig=signal.SIGTERM, timeout=15):
-    """Stops a process this module started, by its pid, then its session."""
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGCONT)
-            os.kill(proc.pid, sig)
-            proc.wait(timeout)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            pass
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # ---------------------------------------------------------------- drover hosts

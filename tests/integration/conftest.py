@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,9 @@ import requests
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 ROOT = HERE.parent.parent
+
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from processes import stop_process, wait_until  # noqa: E402,F401  (the tests import them from here)
 
 
 def drover_binary():
@@ -46,18 +50,6 @@ def recv_all(sock, timeout=30):
             break
         data += chunk
     return data
-
-
-def wait_until(predicate, timeout, interval=0.02, what="condition"):
-    """Polls predicate until it returns a true value; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 READY_RE = re.compile(r"\[(\d+)\] info: worker: ready \(generation (\d+)")

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import APPS, ROOT, Drover, free_port, wait_until
+from conftest import APPS, ROOT, Drover, free_port, stop_process, wait_until
 
 ETC = ROOT / "etc"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -124,23 +124,6 @@ def render_apache_site(protocol, listen_port, upstream, docroot, reuse=True, htt
 
 # ---------------------------------------------------------------- processes
 
-def _stop_process(proc, sig, timeout=15):
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, sig)
-            proc.wait(timeout)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            pass
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
-    # Workers of a killed master go with its session's process group.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _wait_http(port, proc, log_path, what, timeout=20):
     def answering():
         if proc.poll() is not None:
@@ -172,7 +155,7 @@ class _Frontend:
         return _tail(self.error_log, 100000)
 
     def stop(self):
-        _stop_process(self.proc, signal.SIGTERM)
+        stop_process(self.proc, signal.SIGTERM)
         self._out.close()
 
 

@@ -12,13 +12,16 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "support"))
+from processes import wait_until  # noqa: E402  (the tests import it from here)
+
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -93,17 +96,6 @@ def children_of(pid):
     except OSError:
         return []
     return [int(x) for x in text.split()]
-
-
-def wait_until(predicate, timeout, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
