@@ -8,6 +8,7 @@
 // pidfile is written, and only then is root dropped, before the master loop
 // forks any worker.
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,8 @@ using drover::UniqueFd;
 
 /// Exit status for a configuration or command-line error.
 constexpr int kExitConfig = 2;
+/// Free memory at the top of a process's heap that is kept for reuse.
+constexpr int kHeapKept = 4 << 20;
 
 /// Written while still root, and kept open: `user` may not be allowed to
 /// unlink it at exit (/run is root's), and can still empty it through this
@@ -62,6 +65,13 @@ void remove_pidfile(const std::string& path, const UniqueFd& fd)
 int main(int argc, char** argv)
 {
     using namespace drover;
+    // Every process drover forks inherits this. glibc gives the top of the
+    // heap back to the kernel once more than 128 KiB of it is free: a worker
+    // whose request body and its copies (a 64 KiB POST) are freed at the end
+    // of each request then shrinks and regrows its heap per request, the new
+    // pages faulted in and zeroed each time (bench/TRIED.md: half the CPU of
+    // such a request behind nginx). Up to this much free heap stays.
+    ::mallopt(M_TRIM_THRESHOLD, kHeapKept);
     CommandLine cmd;
     Config config;
     try {
