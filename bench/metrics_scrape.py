@@ -18,7 +18,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from processes import stop_process  # noqa: E402
 APPS = ROOT / "tests" / "integration" / "apps"
 
 
@@ -114,17 +115,7 @@ def main():
                   % (args.rounds, statistics.median(cpu), min(cpu), max(cpu),
                      statistics.median(walls), min(walls), max(walls)))
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        stop_process(proc, timeout=30)
         log.close()
 
 
