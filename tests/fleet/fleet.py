@@ -26,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))
+from nginx_conf import write_nginx_conf  # noqa: E402
 from processes import stop_process, wait_until  # noqa: E402,F401  (the drill imports them from here)
 ETC = ROOT / "etc"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -359,29 +360,12 @@ class Nginx:
         self.hosts = hosts
         self.down = set()
         d = self.dir
-        for sub in ("client_body", "fastcgi", "scgi", "uwsgi", "proxy"):
-            (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True)
         shutil.copy("/etc/nginx/fastcgi_params", d / "fastcgi_params")
         (d / "public").mkdir(exist_ok=True)
         self.error_log = d / "error.log"
         self.write_site()
-        # As root, nginx's workers would switch to nobody and could not use
-        # the temp paths under the drill's directory.
-        user = "user root root;\n" if os.geteuid() == 0 else ""
-        (d / "nginx.conf").write_text(
-            "%(user)sworker_processes 1;\n"
-            "pid %(d)s/nginx.pid;\n"
-            "error_log %(d)s/error.log notice;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n"
-            "    access_log %(d)s/access.log;\n"
-            "    client_body_temp_path %(d)s/tmp/client_body;\n"
-            "    fastcgi_temp_path %(d)s/tmp/fastcgi;\n"
-            "    scgi_temp_path %(d)s/tmp/scgi;\n"
-            "    uwsgi_temp_path %(d)s/tmp/uwsgi;\n"
-            "    proxy_temp_path %(d)s/tmp/proxy;\n"
-            "    include %(d)s/site.conf;\n"
-            "}\n" % {"user": user, "d": d})
+        write_nginx_conf(d, log_level="notice", worker_connections=1024)
         self.proc = None
 
     def write_site(self):

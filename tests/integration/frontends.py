@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from conftest import APPS, ROOT, Drover, free_port, stop_process, wait_until
+from nginx_conf import write_nginx_conf
 
 ETC = ROOT / "etc"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -170,27 +171,9 @@ class Nginx(_Frontend):
         for params in ("fastcgi_params", "scgi_params"):
             shutil.copy("/etc/nginx/" + params, self.dir / params)
         (self.dir / "site.conf").write_text(site)
-        for sub in ("client_body", "fastcgi", "scgi", "uwsgi", "proxy"):
-            (self.dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         d = self.dir
-        # As root, nginx's workers would switch to nobody and could not use
-        # the temp paths under the test's 0700 directory.
-        user = "user root root;\n" if os.geteuid() == 0 else ""
         self.error_log = d / "error.log"
-        (d / "nginx.conf").write_text(
-            "%(user)sworker_processes 1;\n"
-            "pid %(d)s/nginx.pid;\n"
-            "error_log %(d)s/error.log info;\n"
-            "events { worker_connections 512; }\n"
-            "http {\n"
-            "    access_log %(d)s/access.log;\n"
-            "    client_body_temp_path %(d)s/tmp/client_body;\n"
-            "    fastcgi_temp_path %(d)s/tmp/fastcgi;\n"
-            "    scgi_temp_path %(d)s/tmp/scgi;\n"
-            "    uwsgi_temp_path %(d)s/tmp/uwsgi;\n"
-            "    proxy_temp_path %(d)s/tmp/proxy;\n"
-            "    include %(d)s/site.conf;\n"
-            "}\n" % {"user": user, "d": d})
+        write_nginx_conf(d)
         self._out = open(d / "nginx.out", "wb")
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(d) + "/", "-e", str(self.error_log), "-c", str(d / "nginx.conf"),
