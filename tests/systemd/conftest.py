@@ -130,7 +130,8 @@ def container():
     tar = image.stdout.strip().splitlines()[-1]
 
     work = tempfile.mkdtemp(prefix="drover-systemd-", dir="/var/tmp")
-    name = os.path.basename(work)
+    # A machine name is a host name: mkdtemp's suffix may hold "_", which is not.
+    name = os.path.basename(work).replace("_", "x")
     root = os.path.join(work, "root")
     os.mkdir(root)
     subprocess.run(["tar", "-C", root, "-xf", tar], check=True)
